@@ -1,0 +1,160 @@
+"""The convolutional autoencoder: build, train, save, load.
+
+The default architecture is the tutorial's, layer for layer (215,499 parameters for
+28x28x1 images and a 10-number code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
+
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def build_autoencoder(
+    input_shape: tuple[int, int, int] = (28, 28, 1), latent_dim: int = 10
+) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """The autoencoder, its encoder and its decoder (the tutorial's architecture)."""
+    h, w, channels = input_shape
+    if h % 4 or w % 4:
+        raise ValueError(f"image height and width must be multiples of 4, got {input_shape}")
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for i, (filters, stride) in enumerate([(32, 1), (64, 2), (64, 2)], start=1):
+        x = layers.Conv2D(filters, 3, strides=stride, padding="same", name=f"enc_conv{i}")(x)
+        x = layers.BatchNormalization(name=f"enc_bn{i}")(x)
+        x = layers.LeakyReLU(name=f"enc_act{i}")(x)
+    x = layers.Flatten(name="enc_flatten")(x)
+    code = layers.Dense(latent_dim, name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input(shape=(latent_dim,), name="code_in")
+    y = layers.Dense((h // 4) * (w // 4) * 64, name="dec_dense")(code_in)
+    y = layers.Reshape((h // 4, w // 4, 64), name="dec_reshape")(y)
+    for i, (filters, stride) in enumerate([(64, 2), (64, 2), (32, 1)], start=1):
+        y = layers.Conv2DTranspose(
+            filters, 3, strides=stride, padding="same", name=f"dec_deconv{i}"
+        )(y)
+        y = layers.BatchNormalization(name=f"dec_bn{i}")(y)
+        y = layers.LeakyReLU(name=f"dec_act{i}")(y)
+    out = layers.Conv2DTranspose(
+        channels, 3, strides=1, padding="same", activation="sigmoid", name="reconstruction"
+    )(y)
+    decoder = keras.Model(code_in, out, name="decoder")
+
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+    return autoencoder, encoder, decoder
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python, numpy and the backend; make TensorFlow ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def compile_autoencoder(
+    autoencoder: keras.Model, learning_rate: float = 1e-3, max_val: float = DEFAULT_MAX_VAL
+) -> keras.Model:
+    """Adam and the SSIM loss."""
+    autoencoder.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss=SSIMLoss(max_val=max_val)
+    )
+    return autoencoder
+
+
+def train(
+    autoencoder: keras.Model,
+    x_train: np.ndarray,
+    epochs: int = 20,
+    batch_size: int = 64,
+    x_val: np.ndarray | None = None,
+    max_val: float = DEFAULT_MAX_VAL,
+    learning_rate: float = 1e-3,
+    n_images: int | None = None,
+    seed: int = 0,
+    verbose: int | str = "auto",
+    callbacks: list | None = None,
+) -> keras.callbacks.History:
+    """Fit the autoencoder to reproduce its input under the SSIM loss.
+
+    ``x_train`` is float32 (N, H, W, C) in [0, 1]; ``n_images`` trains on a seeded subset.
+    Shows Keras's progress bar (``verbose``); returns the history.
+    """
+    if n_images is not None and n_images < len(x_train):
+        idx = np.random.default_rng(seed).choice(len(x_train), n_images, replace=False)
+        x_train = x_train[np.sort(idx)]
+    set_seed(seed)
+    compile_autoencoder(autoencoder, learning_rate=learning_rate, max_val=max_val)
+    validation = (x_val, x_val) if x_val is not None else None
+    return autoencoder.fit(
+        x_train,
+        x_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        validation_data=validation,
+        verbose=verbose,
+        callbacks=callbacks or [],
+    )
+
+
+def encode(encoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Codes of the images, float32 (N, latent_dim)."""
+    return np.asarray(encoder.predict(images, batch_size=batch_size, verbose=0), np.float32)
+
+
+def reconstruct(autoencoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """The autoencoder's reconstructions, float32 like the input."""
+    return np.asarray(autoencoder.predict(images, batch_size=batch_size, verbose=0), np.float32)
+
+
+def save_weights(autoencoder: keras.Model, path: str | os.PathLike) -> Path:
+    """Save the weights (Keras 3 ``.weights.h5``) atomically."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"{path}: Keras 3 weight files must end in .weights.h5")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp.weights.h5")
+    autoencoder.save_weights(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights(
+    path: str | os.PathLike, input_shape=(28, 28, 1), latent_dim: int = 10
+) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """Build the autoencoder and load weights saved by ``save_weights``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    autoencoder, encoder, decoder = build_autoencoder(input_shape, latent_dim)
+    try:
+        autoencoder.load_weights(path)
+    except Exception as err:
+        raise ValueError(
+            f"{path}: cannot load into the autoencoder ({type(err).__name__}: {err})"
+        ) from err
+    return autoencoder, encoder, decoder
+
+
+def shipped_weights_path(name: str = "fashion_mnist") -> Path:
+    """Path of the weights that come with the package (may not exist)."""
+    return SHIPPED_WEIGHTS_DIR / f"{name}.weights.h5"
+
+
+def shipped_weights_info(name: str = "fashion_mnist") -> dict:
+    """How the shipped weights were made (the JSON beside them)."""
+    path = SHIPPED_WEIGHTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

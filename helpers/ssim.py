@@ -1,0 +1,207 @@
+"""Structural similarity (SSIM) in ``keras.ops``: per image, as a Keras loss, and pairwise.
+
+Same definition as ``tf.image.ssim``: an 11x11 Gaussian window (sigma 1.5) slid over the
+image without padding ("valid"), constants ``(k1 * max_val)**2`` and ``(k2 * max_val)**2``,
+the SSIM map averaged over positions, then over channels. The window is separable, so
+filtering is two small matrix products, which also makes the pairwise matrix a pair of
+large matrix products rather than one Python loop per pair.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+FILTER_SIZE = 11
+FILTER_SIGMA = 1.5
+K1 = 0.01
+K2 = 0.03
+DEFAULT_MAX_VAL = 1.0  # the true dynamic range of images in [0, 1]
+TUTORIAL_MAX_VAL = 2.0  # what the tutorial passed for images in [0, 1]
+
+
+def gaussian_window(size: int = FILTER_SIZE, sigma: float = FILTER_SIGMA) -> np.ndarray:
+    """The normalised 1-D Gaussian whose outer product is tf.image.ssim's window."""
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-(coords**2) / (2.0 * sigma**2))
+    return (g / g.sum()).astype(np.float32)
+
+
+def valid_filter_matrix(length: int, size: int = FILTER_SIZE, sigma: float = FILTER_SIGMA):
+    """(length - size + 1, length) matrix M so that ``M @ v`` is the valid 1-D Gaussian filter."""
+    g = gaussian_window(size, sigma)
+    out = length - size + 1
+    m = np.zeros((out, length), np.float32)
+    for i in range(out):
+        m[i, i : i + size] = g
+    return m
+
+
+def _check_images(x, name: str):
+    shape = tuple(x.shape)
+    if len(shape) != 4:
+        raise ValueError(f"{name} must be a batch of images (N, H, W, C); got shape {shape}")
+    if shape[1] is not None and shape[2] is not None and min(shape[1], shape[2]) < FILTER_SIZE:
+        raise ValueError(
+            f"{name} images are {shape[1]}x{shape[2]}; SSIM needs at least "
+            f"{FILTER_SIZE}x{FILTER_SIZE} (the Gaussian window)"
+        )
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if not dtype.startswith(("float", "bfloat")):
+        raise TypeError(
+            f"{name} has dtype {dtype}; SSIM expects float images scaled to [0, max_val] "
+            "(helpers.data.to_float_images turns uint8 into [0, 1])"
+        )
+
+
+def _as_tensor(x, name: str):
+    if isinstance(x, np.ndarray) and x.ndim == 3:
+        x = x[..., None]
+    if isinstance(x, np.ndarray):
+        _check_images(x, name)
+        x = x.astype(np.float32, copy=False)
+    x = ops.convert_to_tensor(x)
+    _check_images(x, name)
+    return x
+
+
+def _filter2d(z, mh, mw):
+    """Valid Gaussian filter over the last two axes: ``mh @ z @ mw.T``."""
+    return ops.matmul(ops.matmul(mh, z), ops.transpose(mw))
+
+
+def gaussian_kernel(channels: int) -> np.ndarray:
+    """The 11x11 window as a depthwise kernel (11, 11, channels, 1)."""
+    g = gaussian_window()
+    return np.tile(np.outer(g, g)[:, :, None, None], (1, 1, channels, 1)).astype(np.float32)
+
+
+def ssim(x, y, max_val: float = DEFAULT_MAX_VAL):
+    """SSIM of each image pair ``(x[i], y[i])``: batch in, vector out (like tf.image.ssim).
+
+    Filters with a depthwise convolution of the 2-D window, the same arithmetic as
+    ``tf.image.ssim``, so the two agree to float32 rounding on any image.
+    """
+    x, y = _as_tensor(x, "x"), _as_tensor(y, "y")
+    if tuple(x.shape[1:]) != tuple(y.shape[1:]):
+        raise ValueError(f"x and y images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+    kernel = ops.convert_to_tensor(gaussian_kernel(int(x.shape[-1])))
+
+    def blur(z):
+        return ops.depthwise_conv(z, kernel, strides=1, padding="valid")
+
+    x, y = ops.cast(x, "float32"), ops.cast(y, "float32")
+    c1 = (K1 * max_val) ** 2
+    c2 = (K2 * max_val) ** 2
+    mu_x, mu_y = blur(x), blur(y)
+    num0 = mu_x * mu_y * 2.0
+    den0 = ops.square(mu_x) + ops.square(mu_y)
+    luminance = (num0 + c1) / (den0 + c1)
+    num1 = blur(x * y) * 2.0
+    den1 = blur(ops.square(x) + ops.square(y))
+    cs = (num1 - num0 + c2) / (den1 - den0 + c2)
+    return ops.mean(luminance * cs, axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class SSIMLoss(keras.losses.Loss):
+    """``1 - mean(ssim(y_true, y_pred, max_val))``, the autoencoder's training loss."""
+
+    def __init__(self, max_val: float = DEFAULT_MAX_VAL, name: str = "ssim_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.max_val = float(max_val)
+
+    def call(self, y_true, y_pred):
+        return 1.0 - ssim(y_true, y_pred, self.max_val)
+
+    def get_config(self):
+        return {**super().get_config(), "max_val": self.max_val}
+
+
+def ssim_loss(y_true, y_pred, max_val: float = DEFAULT_MAX_VAL):
+    """Per-image SSIM loss ``1 - ssim``; ``SSIMLoss`` is the same as a Keras loss object."""
+    return 1.0 - ssim(y_true, y_pred, max_val)
+
+
+def pairwise_ssim(
+    a, b, max_val: float = DEFAULT_MAX_VAL, max_bytes: int = 256 * 2**20
+) -> np.ndarray:
+    """SSIM of every image in ``a`` against every image in ``b``: a (len(a), len(b)) matrix.
+
+    Works in chunks whose scratch memory stays under about ``max_bytes``. Each chunk is two
+    matrix products: the column filter applied to every pair product at once
+    (``(a * g) @ b.T`` per image row) and the row filter applied to all of them.
+    """
+    a, b = _as_tensor(a, "a"), _as_tensor(b, "b")
+    if tuple(a.shape[1:]) != tuple(b.shape[1:]):
+        raise ValueError(f"a and b images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    n, h, w, channels = (int(s) for s in a.shape)
+    m = int(b.shape[0])
+    out = np.empty((n, m), np.float32)
+    if n == 0 or m == 0:
+        return out
+    mh_np, mw_np = valid_filter_matrix(h), valid_filter_matrix(w)
+    p, q = mh_np.shape[0], mw_np.shape[0]
+    mh, mw = ops.convert_to_tensor(mh_np), ops.convert_to_tensor(mw_np)
+    c1 = (K1 * max_val) ** 2
+    c2 = (K2 * max_val) ** 2
+    a = ops.cast(ops.transpose(a, (3, 0, 1, 2)), "float32")  # (C, N, H, W)
+    b = ops.cast(ops.transpose(b, (3, 0, 1, 2)), "float32")
+    # Per-image statistics, laid out (P, N, Q) to broadcast against the pair products.
+    stats_a = [_image_stats(a[c], mh, mw) for c in range(channels)]
+    stats_b = [_image_stats(b[c], mh, mw) for c in range(channels)]
+
+    bytes_per_pair = 4 * (h * q + 8 * p * q) + 1
+    cols = max(1, min(m, max_bytes // bytes_per_pair))
+    rows = max(1, min(n, max_bytes // (bytes_per_pair * cols)))
+    for j0 in range(0, m, cols):
+        j1 = min(m, j0 + cols)
+        for i0 in range(0, n, rows):
+            i1 = min(n, i0 + rows)
+            total = 0.0
+            for c in range(channels):
+                total = total + _pair_block(
+                    a[c, i0:i1],
+                    b[c, j0:j1],
+                    stats_a[c],
+                    stats_b[c],
+                    (i0, i1),
+                    (j0, j1),
+                    mh,
+                    mw,
+                    c1,
+                    c2,
+                )
+            out[i0:i1, j0:j1] = ops.convert_to_numpy(total) / channels
+    return out
+
+
+def _image_stats(x, mh, mw):
+    """Filtered mean and mean of squares of each image, as (P, N, Q) tensors."""
+    mu = ops.transpose(_filter2d(x, mh, mw), (1, 0, 2))
+    sq = ops.transpose(_filter2d(ops.square(x), mh, mw), (1, 0, 2))
+    return mu, sq
+
+
+def _pair_block(a, b, stats_a, stats_b, rows, cols, mh, mw, c1, c2):
+    """Mean SSIM map of every pair in one block: (len(a), len(b))."""
+    n, h, w = (int(s) for s in a.shape)
+    m = int(b.shape[0])
+    p, q = int(mh.shape[0]), int(mw.shape[0])
+    # Column filter of each pair product: for image row r, (a[:, r, :] * g_q) @ b[:, r, :].T
+    aw = a[:, :, None, :] * mw[None, None, :, :]  # (n, H, Q, W)
+    aw = ops.reshape(ops.transpose(aw, (1, 0, 2, 3)), (h, n * q, w))
+    bt = ops.transpose(b, (1, 2, 0))  # (H, W, m)
+    t = ops.matmul(aw, bt)  # (H, n*Q, m)
+    # Row filter: contract the image rows with the window.
+    e_ab = ops.reshape(ops.matmul(mh, ops.reshape(t, (h, n * q * m))), (p, n, q, m))
+    mu_a = stats_a[0][:, rows[0] : rows[1], :, None]
+    sq_a = stats_a[1][:, rows[0] : rows[1], :, None]
+    mu_b = ops.transpose(stats_b[0][:, cols[0] : cols[1], :], (0, 2, 1))[:, None, :, :]
+    sq_b = ops.transpose(stats_b[1][:, cols[0] : cols[1], :], (0, 2, 1))[:, None, :, :]
+    num0 = mu_a * mu_b * 2.0
+    den0 = ops.square(mu_a) + ops.square(mu_b)
+    luminance = (num0 + c1) / (den0 + c1)
+    cs = (e_ab * 2.0 - num0 + c2) / (sq_a + sq_b - den0 + c2)
+    return ops.mean(luminance * cs, axis=(0, 2))
