@@ -6,6 +6,10 @@ The default architecture is the tutorial's, layer for layer (215,499 parameters 
 
 from __future__ import annotations
 
+from helpers import _quiet  # noqa: F401  (first: silences TensorFlow's start-up logs)
+
+# isort: split
+
 import json
 import os
 from pathlib import Path
@@ -86,28 +90,82 @@ def train(
     seed: int = 0,
     verbose: int | str = "auto",
     callbacks: list | None = None,
-) -> keras.callbacks.History:
+    checkpoint: str | os.PathLike | None = None,
+) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
     ``x_train`` is float32 (N, H, W, C) in [0, 1]; ``n_images`` trains on a seeded subset.
-    Shows Keras's progress bar (``verbose``); returns the history.
+    Shows Keras's progress bar (``verbose``); returns the per-epoch history (a dict).
+    With ``checkpoint`` (a ``.keras`` path) the model, optimizer and history are saved
+    atomically after every epoch, and a later call with the same path resumes from there.
     """
     if n_images is not None and n_images < len(x_train):
         idx = np.random.default_rng(seed).choice(len(x_train), n_images, replace=False)
         x_train = x_train[np.sort(idx)]
     set_seed(seed)
     compile_autoencoder(autoencoder, learning_rate=learning_rate, max_val=max_val)
+    history: dict[str, list[float]] = {}
+    initial_epoch = 0
+    callbacks = list(callbacks or [])
+    if checkpoint is not None:
+        saver = _EpochCheckpoint(Path(checkpoint))
+        history, initial_epoch = saver.restore(autoencoder)
+        callbacks.append(saver)
+    if initial_epoch >= epochs:
+        return history
     validation = (x_val, x_val) if x_val is not None else None
-    return autoencoder.fit(
+    fit = autoencoder.fit(
         x_train,
         x_train,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         batch_size=batch_size,
         shuffle=True,
         validation_data=validation,
         verbose=verbose,
-        callbacks=callbacks or [],
+        callbacks=callbacks,
     )
+    for key, values in fit.history.items():
+        history.setdefault(key, []).extend(float(v) for v in values)
+    return history
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model + optimizer (``.keras``) and the history after each epoch, atomically."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        if path.suffix != ".keras":
+            raise ValueError(f"{path}: checkpoints are .keras files")
+        self.path = path
+        self.state_path = path.with_suffix(".json")
+        self.history: dict[str, list[float]] = {}
+
+    def restore(self, autoencoder: keras.Model) -> tuple[dict[str, list[float]], int]:
+        if not (self.path.is_file() and self.state_path.is_file()):
+            return {}, 0
+        saved = keras.models.load_model(self.path, compile=True)
+        autoencoder.set_weights(saved.get_weights())
+        autoencoder.optimizer.build(autoencoder.trainable_variables)
+        for mine, theirs in zip(
+            autoencoder.optimizer.variables, saved.optimizer.variables, strict=True
+        ):
+            mine.assign(theirs)
+        state = json.loads(self.state_path.read_text())
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        return {k: list(v) for k, v in self.history.items()}, int(state["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.stem}.tmp.keras")
+        self.model.save(tmp)
+        os.replace(tmp, self.path)
+        state = {"epoch": epoch + 1, "history": self.history}
+        tmp_state = self.state_path.with_name(f".{self.state_path.name}.tmp")
+        tmp_state.write_text(json.dumps(state))
+        os.replace(tmp_state, self.state_path)
 
 
 def encode(encoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:

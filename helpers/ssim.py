@@ -9,6 +9,10 @@ large matrix products rather than one Python loop per pair.
 
 from __future__ import annotations
 
+from helpers import _quiet  # noqa: F401  (first: silences TensorFlow's start-up logs)
+
+# isort: split
+
 import keras
 import numpy as np
 from keras import ops

@@ -30,7 +30,7 @@ def test_training_reduces_loss_and_is_reproducible(real_images):
         M.set_seed(0)
         ae, enc, _ = M.build_autoencoder()
         hist = M.train(ae, x, epochs=2, batch_size=32, n_images=128, seed=0, verbose=0)
-        runs.append((hist.history["loss"], M.encode(enc, x[:8])))
+        runs.append((hist["loss"], M.encode(enc, x[:8])))
     losses, codes = runs[0]
     assert losses[1] < losses[0]
     assert runs[0][0] == runs[1][0]
@@ -52,3 +52,28 @@ def test_save_and_load_round_trip(tmp_path, real_images):
     (tmp_path / "bad.weights.h5").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="bad.weights.h5"):
         M.load_weights(tmp_path / "bad.weights.h5")
+
+
+def test_interrupted_training_resumes_from_checkpoint(tmp_path, real_images):
+    x, _ = real_images
+    ckpt = tmp_path / "ckpt" / "train.keras"
+    ae, _, _ = M.build_autoencoder()
+    first = M.train(ae, x, epochs=1, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt)
+    assert ckpt.is_file() and len(first["loss"]) == 1
+    saved = ae.get_weights()
+    # A fresh process would start from a new model: the checkpoint brings back the weights
+    # and optimizer, then training runs only the epochs still missing.
+    ae2, _, _ = M.build_autoencoder()
+    calls = []
+    cb = __import__("keras").callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: calls.append(e)
+    )
+    both = M.train(
+        ae2, x, epochs=2, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt, callbacks=[cb]
+    )
+    assert calls == [1]
+    assert len(both["loss"]) == 2 and both["loss"][0] == first["loss"][0]
+    assert int(ae2.optimizer.iterations.numpy()) == 4
+    assert not np.allclose(ae2.get_weights()[0], saved[0])
+    done = M.train(ae2, x, epochs=2, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt)
+    assert done == both

@@ -1,0 +1,55 @@
+"""Command line: ``python -m helpers run`` (the whole workbook) and ``python -m helpers train``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute the five notebooks in order, headless")
+    run.add_argument(
+        "--profile",
+        choices=["smoke", "full"],
+        default=None,
+        help="smoke: small subset, 1 epoch; full: everything (default: $WORKBOOK_PROFILE or full)",
+    )
+    run.add_argument("--run-dir", default=None, help="where results go (default runs/default)")
+    run.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+
+    train = sub.add_parser("train", help="train the autoencoder on Fashion-MNIST's 60,000 images")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--max-val", type=float, default=1.0)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--checkpoint",
+        default="runs/train/checkpoint.keras",
+        help="saved after every epoch; an interrupted run resumes from it",
+    )
+    train.add_argument("--out", default="helpers/weights/fashion_mnist.weights.h5")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from helpers.headless import run_workbook
+
+        run_workbook(profile=args.profile, run_dir=args.run_dir, timeout=args.timeout)
+    else:
+        from helpers.training import train_fashion_mnist
+
+        train_fashion_mnist(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            max_val=args.max_val,
+            seed=args.seed,
+            checkpoint=args.checkpoint,
+            out=args.out,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The run directory: named artifacts written atomically (temp file + rename) and read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from helpers import config
+
+# What each notebook leaves behind, in pipeline order; a new upstream artifact makes the
+# ones after it stale.
+PIPELINE = ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "scores.npz", "labels.csv")
+
+
+class RunDir:
+    """A folder of results shared by the notebooks (``runs/default`` unless told otherwise)."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = config.run_dir(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def _atomic_write(self, name: str, write) -> Path:
+        target = self.path / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.path)
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
+        """Save arrays into ``name`` (.npz)."""
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        return self._atomic_write(name, write)
+
+    def load_arrays(self, name: str) -> dict[str, np.ndarray]:
+        path = self.path / name
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise ValueError(f"{path}: unreadable ({err}); delete it to recompute") from err
+
+    def save_json(self, name: str, obj) -> Path:
+        return self._atomic_write(
+            name, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable))
+        )
+
+    def load_json(self, name: str):
+        path = self.path / name
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err}); delete it to recompute") from err
+
+    def save_csv(self, name: str, rows: Iterable[Mapping], fieldnames: list[str]) -> Path:
+        def write(tmp):
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+
+        return self._atomic_write(name, write)
+
+    def invalidate_after(self, name: str) -> list[str]:
+        """Delete the artifacts that were computed from an older ``name``."""
+        removed = []
+        for later in PIPELINE[PIPELINE.index(name) + 1 :]:
+            if self.has(later):
+                (self.path / later).unlink()
+                removed.append(later)
+        return removed
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

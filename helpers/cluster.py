@@ -1,0 +1,52 @@
+"""KMeans on the latent codes, and how well clusters match known classes."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+# The tutorial's KMeans settings.
+KMEANS_SETTINGS = {"init": "k-means++", "n_init": 20, "max_iter": 10000}
+
+
+def kmeans(codes: np.ndarray, n_clusters: int, seed: int = 0) -> KMeans:
+    """Fit KMeans (k-means++, n_init 20, max_iter 10000) on the codes; seeded."""
+    codes = np.asarray(codes, np.float64)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be (N, latent_dim), got shape {codes.shape}")
+    if len(codes) < n_clusters:
+        raise ValueError(f"{len(codes)} codes cannot form {n_clusters} clusters")
+    return KMeans(n_clusters=n_clusters, random_state=seed, **KMEANS_SETTINGS).fit(codes)
+
+
+def contingency(clusters: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int):
+    """Counts (n_clusters, n_classes): how many images of each class fall in each cluster."""
+    table = np.zeros((n_clusters, n_classes), np.int64)
+    np.add.at(table, (np.asarray(clusters), np.asarray(labels)), 1)
+    return table
+
+
+def hungarian_mapping(clusters: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+    """The one-to-one cluster -> class matching that agrees with the most labels."""
+    n = int(max(clusters.max(), labels.max())) + 1
+    table = contingency(clusters, labels, n, n)
+    rows, cols = linear_sum_assignment(-table)
+    return {int(r): int(c) for r, c in zip(rows, cols, strict=True)}
+
+
+def cluster_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    """Clustering accuracy (ACC): accuracy under the best one-to-one cluster -> class map."""
+    clusters, labels = np.asarray(clusters), np.asarray(labels)
+    mapping = hungarian_mapping(clusters, labels)
+    return float(np.mean(np.array([mapping[int(c)] for c in clusters]) == labels))
+
+
+def cluster_metrics(clusters: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """ACC (Hungarian), NMI and ARI of clusters against true labels."""
+    return {
+        "acc": cluster_accuracy(clusters, labels),
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+    }

@@ -1,0 +1,72 @@
+"""Run the five notebooks in order without a browser (``python -m helpers run``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from helpers import config
+from helpers.artifacts import RunDir
+
+NOTEBOOKS = (
+    "01_load_data",
+    "02_train_autoencoder",
+    "03_visualize_latents",
+    "04_cluster",
+    "05_label_with_ssim",
+)
+
+
+def notebooks_dir() -> Path:
+    return config.project_root() / "notebooks"
+
+
+def run_workbook(
+    profile: str | None = None, run_dir: str | None = None, timeout: int = 3600, quiet: bool = False
+) -> Path:
+    """Execute every notebook into ``<run dir>/notebooks`` (``.ipynb`` and ``.html``).
+
+    The profile and run directory reach the notebooks through the environment, which their
+    parameter cells read. Returns the path of ``labels.csv``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    profile = config.get_profile(profile).name
+    run = RunDir(run_dir)
+    out_dir = run.path / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["WORKBOOK_PROFILE"] = profile
+    os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
+    start = time.time()
+    for name in NOTEBOOKS:
+        t0 = time.time()
+        nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(notebooks_dir())}},
+        )
+        try:
+            client.execute()
+        finally:
+            _write(out_dir / f"{name}.ipynb", nbformat.writes(nb))
+            html, _ = HTMLExporter().from_notebook_node(nb)
+            _write(out_dir / f"{name}.html", html)
+        if not quiet:
+            print(f"{name}: {time.time() - t0:.0f} s")
+    labels = run.path / "labels.csv"
+    if not quiet:
+        print(f"done in {time.time() - start:.0f} s ({profile} profile)")
+        print(f"executed notebooks and HTML: {out_dir}")
+        print(f"labels: {labels}")
+    return labels
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

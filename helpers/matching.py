@@ -1,0 +1,270 @@
+"""SSIM labeling: score images against each class's examples, map clusters, threshold, export.
+
+Every image's reconstruction is compared with the reconstructions of all examples of every
+class (``pairwise_ssim``); a class's loss for an image is ``1 - mean SSIM`` over that
+class's examples. Clusters are mapped to the class their members are closest to. An image
+is *accepted* when its loss against the class it is given is under the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from helpers.ssim import DEFAULT_MAX_VAL, TUTORIAL_MAX_VAL, pairwise_ssim, ssim
+
+LabelRule = Literal["image", "cluster"]
+TUTORIAL_THRESHOLDS = (0.3, 0.8)
+
+
+@dataclass
+class Labels:
+    """What the matcher decided for each image; ``accepted(t)`` applies a threshold."""
+
+    label: np.ndarray  # (n,) class index given to every image
+    ssim_loss: np.ndarray  # (n,) loss against that class (lower is more alike)
+    margin: np.ndarray  # (n,) loss of the runner-up class minus the given class's loss
+    cluster: np.ndarray  # (n,) cluster of each image
+    class_losses: np.ndarray  # (n, k) loss against every class
+    cluster_to_class: np.ndarray  # (n_clusters,) class each cluster was mapped to
+    rule: str = "image"
+    extras: dict = field(default_factory=dict)
+
+    def accepted(self, threshold: float) -> np.ndarray:
+        return self.ssim_loss < threshold
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def class_losses(
+    recon_images: np.ndarray,
+    recon_examples: np.ndarray,
+    example_labels: np.ndarray,
+    n_classes: int,
+    max_val: float = DEFAULT_MAX_VAL,
+) -> np.ndarray:
+    """(n, n_classes): ``1 - mean SSIM`` of each image against each class's examples."""
+    example_labels = np.asarray(example_labels)
+    missing = sorted(set(range(n_classes)) - set(example_labels.tolist()))
+    if missing:
+        raise ValueError(f"no example images for class(es) {missing}")
+    sim = pairwise_ssim(recon_images, recon_examples, max_val=max_val)
+    return class_losses_from_similarity(sim, example_labels, n_classes)
+
+
+def class_losses_from_similarity(sim: np.ndarray, example_labels, n_classes: int) -> np.ndarray:
+    """Average a (n, n_examples) SSIM matrix over each class's examples: (n, n_classes) loss."""
+    one_hot = np.eye(n_classes, dtype=np.float32)[np.asarray(example_labels)]
+    counts = one_hot.sum(axis=0)
+    return (1.0 - (sim @ one_hot) / counts).astype(np.float32)
+
+
+def map_clusters_to_classes(
+    losses: np.ndarray, clusters: np.ndarray, n_clusters: int
+) -> np.ndarray:
+    """Each cluster's class: the one its members are, on average, closest to."""
+    mapping = np.zeros(n_clusters, np.int64)
+    for c in range(n_clusters):
+        members = losses[clusters == c]
+        mapping[c] = int(np.argmin(members.mean(axis=0))) if len(members) else -1
+    return mapping
+
+
+def assign_labels(
+    losses: np.ndarray, clusters: np.ndarray, n_clusters: int, rule: LabelRule = "image"
+) -> Labels:
+    """Give every image a class and a loss.
+
+    ``rule="image"``: each image takes the class it is closest to. ``rule="cluster"``: each
+    image takes its cluster's class (the tutorial's idea), scored against that class.
+    """
+    losses = np.asarray(losses, np.float32)
+    clusters = np.asarray(clusters)
+    mapping = map_clusters_to_classes(losses, clusters, n_clusters)
+    if rule == "image":
+        label = np.argmin(losses, axis=1)
+    elif rule == "cluster":
+        label = mapping[clusters]
+    else:
+        raise ValueError(f"rule must be 'image' or 'cluster', not {rule!r}")
+    rows = np.arange(len(losses))
+    given = losses[rows, label]
+    others = losses.copy()
+    others[rows, label] = np.inf
+    margin = others.min(axis=1) - given if losses.shape[1] > 1 else np.zeros_like(given)
+    return Labels(label, given, margin.astype(np.float32), clusters, losses, mapping, rule)
+
+
+def evaluate(labels: Labels, true_labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accepted count, coverage, precision of the accepted labels, accuracy of all labels."""
+    true_labels = np.asarray(true_labels)
+    ok = labels.accepted(threshold)
+    correct = labels.label == true_labels
+    n_ok = int(ok.sum())
+    return {
+        "threshold": float(threshold),
+        "accepted": n_ok,
+        "coverage": n_ok / len(labels) if len(labels) else 0.0,
+        "precision": float(correct[ok].mean()) if n_ok else float("nan"),
+        "accuracy_all": float(correct.mean()) if len(labels) else float("nan"),
+    }
+
+
+def threshold_table(
+    labels: Labels, true_labels: np.ndarray, thresholds=None, coverages=(0.1, 0.25, 0.5, 0.75, 1.0)
+) -> list[dict[str, float]]:
+    """``evaluate`` at the given thresholds, or at those that accept the given coverages."""
+    if thresholds is None:
+        thresholds = np.quantile(labels.ssim_loss, coverages) + 1e-6
+    return [evaluate(labels, true_labels, float(t)) for t in sorted(thresholds)]
+
+
+def precision_coverage_curve(scores: np.ndarray, correct: np.ndarray):
+    """Coverage and precision when accepting images in order of ``scores`` (low first)."""
+    order = np.argsort(scores, kind="stable")
+    hits = np.cumsum(np.asarray(correct)[order])
+    n = np.arange(1, len(order) + 1)
+    return n / len(order), hits / n, np.asarray(scores)[order]
+
+
+def coverage_at_precision(scores: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """The largest coverage whose accepted labels still have precision >= ``target``."""
+    coverage, precision, _ = precision_coverage_curve(scores, correct)
+    ok = np.flatnonzero(precision >= target)
+    return float(coverage[ok[-1]]) if len(ok) else 0.0
+
+
+def calibrate_threshold(
+    recon_examples: np.ndarray,
+    example_labels: np.ndarray,
+    n_classes: int,
+    target_precision: float = 0.95,
+    max_val: float = DEFAULT_MAX_VAL,
+) -> dict:
+    """A default threshold from the examples alone (no test labels).
+
+    Leave-one-out: each example is scored against every class's *other* examples and given
+    its closest class; the threshold is the largest loss at which those held-out labels are
+    still ``target_precision`` precise. With a single example in some class this cannot be
+    done; the threshold is then the median held-out loss of the classes that can.
+    """
+    example_labels = np.asarray(example_labels)
+    sim = pairwise_ssim(recon_examples, recon_examples, max_val=max_val)
+    one_hot = np.eye(n_classes, dtype=np.float32)[example_labels]
+    totals = sim @ one_hot
+    counts = np.broadcast_to(one_hot.sum(axis=0), totals.shape).copy()
+    rows = np.arange(len(example_labels))
+    totals[rows, example_labels] -= sim[rows, rows]
+    counts[rows, example_labels] -= 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = 1.0 - totals / counts
+    loo[counts == 0] = np.inf
+    predicted = np.argmin(loo, axis=1)
+    loss = loo[rows, predicted]
+    usable = np.isfinite(loss) & (counts[rows, example_labels] > 0)
+    if usable.sum() < 2:
+        return {"threshold": float("nan"), "method": "none", "n_examples": int(len(rows))}
+    correct = predicted[usable] == example_labels[usable]
+    scores = loss[usable]
+    coverage, precision, sorted_scores = precision_coverage_curve(scores, correct)
+    ok = np.flatnonzero(precision >= target_precision)
+    if len(ok) and ok[-1] < len(sorted_scores) - 1:
+        # halfway to the first example that would break the target
+        threshold = float((sorted_scores[ok[-1]] + sorted_scores[ok[-1] + 1]) / 2)
+    elif len(ok):
+        threshold = float(sorted_scores[-1] + 1e-6)
+    else:
+        threshold = float(sorted_scores[0])
+    return {
+        "threshold": threshold,
+        "method": "leave-one-out on the examples",
+        "target_precision": target_precision,
+        "n_examples": int(usable.sum()),
+        "held_out_precision_at_threshold": float(correct[scores < threshold].mean())
+        if (scores < threshold).any()
+        else float("nan"),
+    }
+
+
+def tutorial_rule(
+    recon_cluster_images: np.ndarray,
+    recon_class_examples: np.ndarray,
+    threshold: float,
+    max_val: float = TUTORIAL_MAX_VAL,
+) -> dict[str, np.ndarray]:
+    """The tutorial's rule, kept to reproduce its numbers.
+
+    Within one cluster, the i-th image is compared with the i-th example of one class only
+    (index-aligned pairs; only ``min(len)`` images are ever looked at), and labelled with
+    that class when their SSIM loss (``max_val`` 2.0, as the tutorial had it) is under
+    ``threshold``.
+    """
+    n = min(len(recon_cluster_images), len(recon_class_examples))
+    sim = np.asarray(ssim(recon_cluster_images[:n], recon_class_examples[:n], max_val))
+    loss = 1.0 - sim
+    return {"index": np.arange(n), "ssim_loss": loss, "accepted": loss < threshold}
+
+
+def tutorial_report(
+    recon_images: np.ndarray,
+    clusters: np.ndarray,
+    cluster_id: int,
+    recon_class_examples: np.ndarray,
+    class_id: int,
+    true_labels: np.ndarray | None = None,
+    thresholds=TUTORIAL_THRESHOLDS,
+) -> list[dict]:
+    """The tutorial's rule on one cluster and one class, at each of its thresholds."""
+    members = np.flatnonzero(np.asarray(clusters) == cluster_id)
+    report = []
+    for t in thresholds:
+        out = tutorial_rule(recon_images[members], recon_class_examples, t)
+        chosen = members[out["index"][out["accepted"]]]
+        row = {
+            "threshold": t,
+            "cluster": cluster_id,
+            "compared": len(out["index"]),
+            "accepted": len(chosen),
+            "coverage": len(chosen) / len(recon_images),
+        }
+        if true_labels is not None:
+            row["precision"] = (
+                float(np.mean(true_labels[chosen] == class_id)) if len(chosen) else float("nan")
+            )
+        report.append(row)
+    return report
+
+
+def label_rows(
+    labels: Labels,
+    threshold: float,
+    class_names,
+    image_ids=None,
+    true_labels: np.ndarray | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Rows and columns of ``labels.csv`` (see the design's labels-export contract)."""
+    n = len(labels)
+    ids = list(range(n)) if image_ids is None else list(image_ids)
+    accepted = labels.accepted(threshold)
+    fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
+    if true_labels is not None:
+        fields.append("true_label")
+    fields += ["label_index", "margin"]
+    rows = []
+    for i in range(n):
+        row = {
+            "image": ids[i],
+            "cluster": int(labels.cluster[i]),
+            "label": class_names[int(labels.label[i])],
+            "ssim_loss": f"{labels.ssim_loss[i]:.6f}",
+            "accepted": int(accepted[i]),
+            "label_index": int(labels.label[i]),
+            "margin": f"{labels.margin[i]:.6f}",
+        }
+        if true_labels is not None:
+            row["true_label"] = class_names[int(true_labels[i])]
+        rows.append(row)
+    return rows, fields

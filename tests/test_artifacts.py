@@ -1,0 +1,50 @@
+import csv
+
+import numpy as np
+import pytest
+
+from helpers.artifacts import RunDir
+
+
+def test_round_trips_and_no_temp_files_left(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.save_arrays("codes.npz", codes=np.arange(6).reshape(3, 2))
+    assert run.load_arrays("codes.npz")["codes"].tolist() == [[0, 1], [2, 3], [4, 5]]
+    run.save_json("info.json", {"a": np.float32(1.5), "b": np.arange(2)})
+    assert run.load_json("info.json") == {"a": 1.5, "b": [0, 1]}
+    run.save_csv("labels.csv", [{"image": 1, "label": "x"}], ["image", "label"])
+    with open(run / "labels.csv") as fh:
+        assert list(csv.DictReader(fh)) == [{"image": "1", "label": "x"}]
+    assert sorted(p.name for p in run.path.iterdir()) == ["codes.npz", "info.json", "labels.csv"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    run = RunDir(tmp_path)
+    run.save_json("info.json", {"ok": True})
+    with pytest.raises(TypeError):
+        run.save_json("info.json", {"bad": object()})
+    assert run.load_json("info.json") == {"ok": True}
+    assert [p.name for p in run.path.iterdir()] == ["info.json"]
+
+
+def test_unreadable_artifact_names_the_file(tmp_path):
+    run = RunDir(tmp_path)
+    (run / "codes.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="codes.npz.*delete it to recompute"):
+        run.load_arrays("codes.npz")
+    (run / "x.json").write_text("{")
+    with pytest.raises(ValueError, match="x.json.*not valid JSON"):
+        run.load_json("x.json")
+
+
+def test_invalidate_after_removes_downstream_only(tmp_path):
+    run = RunDir(tmp_path)
+    for name in ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "labels.csv"):
+        (run / name).write_bytes(b"x")
+    assert run.invalidate_after("codes.npz") == ["clusters.npz", "labels.csv"]
+    assert run.has("codes.npz") and run.has("autoencoder.weights.h5")
+
+
+def test_run_dir_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path / "elsewhere"))
+    assert RunDir().path == tmp_path / "elsewhere"

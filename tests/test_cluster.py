@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from helpers import cluster as C
+
+
+def _blobs(rng, n=60, k=3):
+    centers = rng.normal(0, 10, (k, 10))
+    labels = np.repeat(np.arange(k), n // k)
+    return centers[labels] + rng.normal(0, 0.5, (len(labels), 10)), labels
+
+
+def test_kmeans_finds_clear_clusters_and_is_seeded(rng):
+    codes, labels = _blobs(rng)
+    a = C.kmeans(codes, 3, seed=0)
+    b = C.kmeans(codes, 3, seed=0)
+    assert np.array_equal(a.labels_, b.labels_)
+    assert C.cluster_accuracy(a.labels_, labels) == 1.0
+    assert a.n_init == 20 and a.max_iter == 10000 and a.init == "k-means++"
+
+
+def test_accuracy_ignores_cluster_numbering():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    assert C.cluster_accuracy(np.array([2, 2, 0, 0, 1, 1]), labels) == 1.0
+    assert C.cluster_accuracy(np.array([2, 2, 0, 1, 1, 1]), labels) == pytest.approx(5 / 6)
+    m = C.cluster_metrics(np.array([2, 2, 0, 0, 1, 1]), labels)
+    assert m["nmi"] == pytest.approx(1.0) and m["ari"] == pytest.approx(1.0)
+
+
+def test_contingency_counts():
+    t = C.contingency(np.array([0, 0, 1]), np.array([1, 1, 0]), 2, 2)
+    assert t.tolist() == [[0, 2], [1, 0]]
+
+
+def test_bad_codes_are_refused():
+    with pytest.raises(ValueError, match="N, latent_dim"):
+        C.kmeans(np.zeros((5, 2, 2)), 2)
+    with pytest.raises(ValueError, match="cannot form 10 clusters"):
+        C.kmeans(np.zeros((5, 2)), 10)

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from helpers import matching as Mt
+
+
+def test_class_losses_on_real_images(real_images):
+    x, y = real_images
+    # examples: the first two images of classes 0, 1, 2
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
+    losses = Mt.class_losses(x[:40], x[ex_idx], y[ex_idx], 3)
+    assert losses.shape == (40, 3) and losses.dtype == np.float32
+    # an example image scores best against its own class
+    for i in ex_idx:
+        if i < 40:
+            assert np.argmin(losses[i]) == y[i]
+    with pytest.raises(ValueError, match=r"no example images for class\(es\) \[3\]"):
+        Mt.class_losses(x[:4], x[ex_idx], y[ex_idx], 4)
+
+
+def test_class_losses_average_the_similarity_over_each_class():
+    sim = np.array([[1.0, 0.5, 0.2], [0.0, 0.4, 0.8]], np.float32)
+    losses = Mt.class_losses_from_similarity(sim, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(losses, [[0.25, 0.8], [0.8, 0.2]], atol=1e-6)
+
+
+def test_assign_labels_rules():
+    losses = np.array([[0.1, 0.5], [0.4, 0.3], [0.2, 0.6], [0.9, 0.1]], np.float32)
+    clusters = np.array([0, 0, 0, 1])
+    by_image = Mt.assign_labels(losses, clusters, 2, rule="image")
+    assert by_image.label.tolist() == [0, 1, 0, 1]
+    np.testing.assert_allclose(by_image.margin, [0.4, 0.1, 0.4, 0.8], atol=1e-6)
+    assert by_image.cluster_to_class.tolist() == [0, 1]
+    by_cluster = Mt.assign_labels(losses, clusters, 2, rule="cluster")
+    assert by_cluster.label.tolist() == [0, 0, 0, 1]
+    np.testing.assert_allclose(by_cluster.ssim_loss, [0.1, 0.4, 0.2, 0.1], atol=1e-6)
+    with pytest.raises(ValueError, match="rule"):
+        Mt.assign_labels(losses, clusters, 2, rule="nearest")
+
+
+def test_evaluate_and_curves():
+    losses = np.array([[0.1, 0.5], [0.4, 0.3], [0.2, 0.6], [0.9, 0.1]], np.float32)
+    labels = Mt.assign_labels(losses, np.zeros(4, int), 1)
+    truth = np.array([0, 0, 0, 1])  # image 1 is wrongly given class 1
+    r = Mt.evaluate(labels, truth, 0.25)
+    assert r["accepted"] == 3 and r["precision"] == 1.0 and r["coverage"] == 0.75
+    assert r["accuracy_all"] == 0.75
+    assert Mt.evaluate(labels, truth, 0.05)["accepted"] == 0
+    assert Mt.coverage_at_precision(labels.ssim_loss, labels.label == truth, 0.95) == 0.75
+    rows = Mt.threshold_table(labels, truth)
+    assert rows[-1]["coverage"] == 1.0 and len(rows) == 5
+
+
+def test_calibration_uses_examples_only(real_images):
+    x, y = real_images
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in (1, 8, 9)])
+    ex_labels = np.repeat(np.arange(3), 5)
+    cal = Mt.calibrate_threshold(x[ex_idx], ex_labels, 3)
+    assert cal["method"].startswith("leave-one-out") and cal["n_examples"] == 15
+    assert 0.0 < cal["threshold"] < 1.0
+    assert cal["held_out_precision_at_threshold"] >= 0.95
+    one_each = Mt.calibrate_threshold(x[ex_idx[::5]], np.arange(3), 3)
+    assert np.isnan(one_each["threshold"])
+
+
+def test_tutorial_rule_pairs_by_index(real_images):
+    x, _ = real_images
+    out = Mt.tutorial_rule(x[:5], np.concatenate([x[:3], x[10:13]]), threshold=0.3)
+    assert out["index"].tolist() == [0, 1, 2, 3, 4]
+    # the first three pairs are identical images: loss 0, accepted
+    np.testing.assert_allclose(out["ssim_loss"][:3], 0.0, atol=1e-6)
+    assert out["accepted"][:3].all()
+    short = Mt.tutorial_rule(x[:8], x[:2], threshold=0.3)
+    assert len(short["index"]) == 2  # it only ever looks at as many images as examples
+
+
+def test_label_rows_follow_the_export_contract():
+    losses = np.array([[0.1, 0.5], [0.4, 0.3]], np.float32)
+    labels = Mt.assign_labels(losses, np.array([1, 0]), 2)
+    rows, fields = Mt.label_rows(
+        labels, 0.2, ["cat", "dog"], image_ids=[7, 9], true_labels=np.array([0, 0])
+    )
+    assert fields[:6] == ["image", "cluster", "label", "ssim_loss", "accepted", "true_label"]
+    assert rows[0]["image"] == 7 and rows[0]["label"] == "cat" and rows[0]["accepted"] == 1
+    assert rows[1]["label"] == "dog" and rows[1]["accepted"] == 0 and rows[1]["true_label"] == "cat"
+    _, no_truth = Mt.label_rows(labels, 0.2, ["cat", "dog"])
+    assert "true_label" not in no_truth

@@ -1,0 +1,58 @@
+"""The committed notebooks: clean, parameterised, in order; and the headless runner."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.headless import NOTEBOOKS, notebooks_dir
+
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def _load(name):
+    return json.loads((notebooks_dir() / f"{name}.ipynb").read_text())
+
+
+def test_the_five_notebooks_exist_in_order():
+    assert sorted(p.stem for p in notebooks_dir().glob("*.ipynb")) == list(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_stripped(name):
+    nb = _load(name)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell.get("execution_count") is None, f"{name}: execution counts committed"
+        source = "".join(cell["source"])
+        # Only the deterministic cells nbval checks keep their expected (text) output.
+        if not source.startswith(CHECK):
+            assert not cell["outputs"], f"{name}: outputs committed in {source[:60]!r}"
+        else:
+            assert all(o["output_type"] == "stream" for o in cell["outputs"])
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_first_code_cell_is_tagged_parameters(name):
+    code = [c for c in _load(name)["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", [])
+    assert "PROFILE = None" in "".join(code[0]["source"])
+
+
+def test_headless_run_writes_notebooks_html_and_labels(tmp_path):
+    from helpers.headless import run_workbook
+
+    labels = run_workbook(profile="smoke", run_dir=str(tmp_path / "run"), quiet=True)
+    assert labels == tmp_path / "run" / "labels.csv"
+    for name in NOTEBOOKS:
+        assert (tmp_path / "run" / "notebooks" / f"{name}.ipynb").is_file()
+        assert (tmp_path / "run" / "notebooks" / f"{name}.html").stat().st_size > 10_000
+    with open(labels) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 1000  # the smoke profile labels 1,000 test images
+    assert list(rows[0])[:6] == ["image", "cluster", "label", "ssim_loss", "accepted", "true_label"]
+    assert {r["accepted"] for r in rows} <= {"0", "1"}
+    assert not list(Path(tmp_path / "run").glob(".*tmp*"))
