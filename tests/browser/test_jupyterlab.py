@@ -1,0 +1,242 @@
+"""Notebook 05 in a real JupyterLab, driven by a real (headless) Chromium.
+
+nbval executes the notebooks but never draws a widget. This test starts JupyterLab on a
+free loopback port with a throwaway token, opens 05_label_with_ssim.ipynb, runs all cells
+in the smoke profile, moves the threshold slider with the keyboard and checks that the
+count and the gallery follow. Screenshots land in tests/browser/output/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = Path(__file__).resolve().parent / "output"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_START_S = 90
+NOTEBOOK_RUN_S = int(os.environ.get("BROWSER_TEST_NOTEBOOK_S", "420"))
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name) or (
+            f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+        )
+        if path:
+            return path
+    pytest.fail("Chromium not found: install Debian's package (apt-get install -y chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab server on loopback; always shut down, even when the test fails."""
+    port, token = _free_port(), secrets.token_hex(16)
+    home = tmp_path_factory.mktemp("jupyter-home")
+    # Serve a copy: JupyterLab autosaves, and the committed notebooks must stay stripped.
+    served = tmp_path_factory.mktemp("lab-root")
+    shutil.copytree(ROOT / "notebooks", served / "notebooks")
+    log_path = tmp_path_factory.mktemp("jupyter-log") / "server.log"
+    env = {
+        **os.environ,
+        # BROWSER_TEST_PROFILE=full makes the README's screenshot with the shipped weights.
+        "WORKBOOK_PROFILE": os.environ.get("BROWSER_TEST_PROFILE", "smoke"),
+        "WORKBOOK_RUN_DIR": str(tmp_path_factory.mktemp("run")),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={served}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+    if os.geteuid() == 0:  # CI runs as root in a throwaway machine
+        cmd.append("--allow-root")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"JupyterLab exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(
+                        f"JupyterLab did not answer within {SERVER_START_S} s:\n"
+                        f"{log_path.read_text()[-3000:]}"
+                    )
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and everything it started (kernels), whatever state it is in."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells once the kernel is idle; again if no cell starts (a click that
+    lands while the kernel session is still connecting is dropped)."""
+    _wait_idle(page)
+    for _attempt in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))",
+                timeout=30_000,
+            )
+            return
+        except Exception:
+            continue
+    pytest.fail("JupyterLab did not start running the notebook's cells")
+
+
+def _dismiss_news_popup(page) -> None:
+    """Answer JupyterLab's "notified about news?" toast so it does not cover the widget."""
+    try:
+        page.get_by_role("button", name="No", exact=True).click(timeout=10_000)
+    except Exception:
+        pass  # not shown this time
+
+
+def _wait_idle(page, timeout_ms: int = 90_000) -> None:
+    page.wait_for_function("() => /\\|\\s*Idle/.test(document.body.innerText)", timeout=timeout_ms)
+
+
+def _summary_count(page) -> int:
+    text = page.locator(".threshold-summary").inner_text()
+    return int(re.match(r"\s*(\d+) of", text).group(1))
+
+
+def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    base, token = jupyterlab
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        try:
+            context = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=_chromium(),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000},
+                timeout=60_000,
+            )
+        except PlaywrightError as err:
+            pytest.fail(f"Chromium did not start: {err}")
+        try:
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/lab/tree/notebooks/05_label_with_ssim.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            _dismiss_news_popup(page)
+            _run_all_cells(page)
+
+            slider = page.locator(".threshold-slider")
+            slider.wait_for(state="visible", timeout=NOTEBOOK_RUN_S * 1000)
+            page.wait_for_function(
+                "() => document.querySelector('.threshold-summary')?.innerText.includes('accepted')"
+            )
+            page.locator(".threshold-gallery").wait_for(state="visible")
+
+            outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+            joined = "\n".join(outputs)
+            assert "Error displaying widget" not in joined
+            assert "VBox(children=" not in joined, "the widget is shown as its text repr"
+            assert "Traceback" not in joined, joined[-2000:]
+            assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
+
+            slider.scroll_into_view_if_needed()
+            page.screenshot(path=str(OUTPUT / "05_before.png"), full_page=False)
+            before_count = _summary_count(page)
+            before_readout = float(slider.locator(".widget-readout").inner_text())
+            before_src = page.locator(".threshold-gallery").get_attribute("src")
+
+            handle = slider.locator(".noUi-handle")
+            handle.focus()
+            for _ in range(20):  # each press moves the threshold one step (0.005) up
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(
+                f"() => !document.querySelector('.threshold-summary').innerText"
+                f".startsWith('{before_count} of')",
+                timeout=60_000,
+            )
+            page.wait_for_function(
+                "src => document.querySelector('.threshold-gallery').getAttribute('src') != src",
+                arg=before_src,
+                timeout=60_000,
+            )
+            _wait_idle(page)  # every key press has been handled by the kernel
+            page.wait_for_timeout(500)
+            after_count = _summary_count(page)
+            page.screenshot(path=str(OUTPUT / "05_after.png"), full_page=False)
+            assert after_count > before_count, (before_count, after_count)
+            readout = float(slider.locator(".widget-readout").inner_text())
+            assert readout > before_readout, (before_readout, readout)
+        except BaseException:
+            page.screenshot(path=str(OUTPUT / "05_failure.png"), full_page=True)
+            raise
+        finally:
+            context.close()
