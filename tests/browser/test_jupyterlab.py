@@ -92,7 +92,7 @@ def jupyterlab(tmp_path_factory):
         cmd.append("--allow-root")
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
