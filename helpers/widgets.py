@@ -32,15 +32,16 @@ class ThresholdExplorer:
         self.class_names = list(class_names)
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
         self.max_gallery = max_gallery
-        top = float(np.ceil(max(labels.ssim_loss.max(), 1e-3) * 100) / 100)
-        start = float(np.median(labels.ssim_loss)) if threshold is None else float(threshold)
+        top = float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
+        start = float(np.median(labels.score)) if threshold is None else float(threshold)
+        by_margin = labels.threshold_on == "margin"
         self.slider = w.FloatSlider(
             value=min(max(start, 0.0), top),
             min=0.0,
             max=top,
             step=float(f"{top / 400:.1g}"),
             readout_format=".4f",
-            description="SSIM loss <",
+            description="margin ≥" if by_margin else "SSIM loss <",
             continuous_update=False,
             style={"description_width": "initial"},
             layout=w.Layout(width="520px"),
@@ -73,7 +74,7 @@ class ThresholdExplorer:
         if self.picker.value != ALL:
             ok &= self.labels.label == self.picker.value
         idx = np.flatnonzero(ok)
-        return idx[np.argsort(self.labels.ssim_loss[idx], kind="stable")]
+        return idx[np.argsort(self.labels.doubt[idx], kind="stable")]
 
     def _refresh(self, _change=None) -> None:
         idx = self.selection()
@@ -89,8 +90,9 @@ class ThresholdExplorer:
         }
         text = (
             f"<b>{len(idx)}</b> of {in_scope} images accepted "
-            f"({stats['coverage']:.1%} of all {len(self.labels)}) at SSIM loss &lt; "
-            f"{self.threshold:.3f}"
+            f"({stats['coverage']:.1%} of all {len(self.labels)}) at "
+            + ("margin &ge; " if self.labels.threshold_on == "margin" else "SSIM loss &lt; ")
+            + f"{self.threshold:.4f}"
         )
         wrong = np.zeros(len(idx), bool)
         if self.true_labels is not None:
@@ -115,7 +117,7 @@ class ThresholdExplorer:
         titles, colors = [], []
         for i, bad in zip(shown, wrong, strict=True):
             name = self.class_names[int(self.labels.label[i])]
-            title = f"{name[:10]}\n{self.labels.ssim_loss[i]:.3f}"
+            title = f"{name[:10]}\n{self.labels.score[i]:.3f}"
             if bad:
                 title = f"✗ {self.class_names[int(self.true_labels[i])][:9]}\n" + title
             titles.append(title)

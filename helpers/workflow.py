@@ -150,27 +150,41 @@ def get_examples(split: Split, autoencoder, per_class: int, seed: int = 0) -> Ex
 
 
 def get_class_losses(
-    run: RunDir, recon_images: np.ndarray, examples: Examples, n_classes: int, max_val: float = 1.0
+    run: RunDir,
+    recon_images: np.ndarray,
+    examples: Examples,
+    n_classes: int,
+    max_val: float = 1.0,
+    aggregate: str = "top3",
 ) -> np.ndarray:
-    """(n, n_classes) SSIM loss of each image against each class (``scores.npz``)."""
-    from helpers.matching import class_losses
+    """(n, n_classes) SSIM loss of each image against each class (``scores.npz``).
 
+    The file keeps the whole image x example SSIM matrix, so changing ``aggregate`` costs
+    nothing; new examples or another ``max_val`` recompute it.
+    """
+    from helpers.matching import class_losses_from_similarity
+    from helpers.ssim import pairwise_ssim
+
+    sim = None
     if run.has("scores.npz"):
         saved = run.load_arrays("scores.npz")
         if (
-            saved["losses"].shape == (len(recon_images), n_classes)
+            "similarity" in saved
+            and saved["similarity"].shape == (len(recon_images), len(examples.index))
             and np.array_equal(saved["example_index"], examples.index)
             and float(saved["max_val"]) == max_val
         ):
-            return saved["losses"]
-    losses = class_losses(
-        recon_images, examples.reconstructions, examples.labels, n_classes, max_val=max_val
-    )
-    run.save_arrays(
-        "scores.npz", losses=losses, example_index=examples.index, max_val=np.float32(max_val)
-    )
-    run.invalidate_after("scores.npz")
-    return losses
+            sim = saved["similarity"]
+    if sim is None:
+        missing = sorted(set(range(n_classes)) - set(examples.labels.tolist()))
+        if missing:
+            raise ValueError(f"no example images for class(es) {missing}")
+        sim = pairwise_ssim(recon_images, examples.reconstructions, max_val=max_val)
+        run.save_arrays(
+            "scores.npz", similarity=sim, example_index=examples.index, max_val=np.float32(max_val)
+        )
+        run.invalidate_after("scores.npz")
+    return class_losses_from_similarity(sim, examples.labels, n_classes, aggregate)
 
 
 def write_labels(run: RunDir, labels, threshold: float, split: Split, known_truth: bool = True):

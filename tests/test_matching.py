@@ -85,3 +85,37 @@ def test_label_rows_follow_the_export_contract():
     assert rows[1]["label"] == "dog" and rows[1]["accepted"] == 0 and rows[1]["true_label"] == "cat"
     _, no_truth = Mt.label_rows(labels, 0.2, ["cat", "dog"])
     assert "true_label" not in no_truth
+
+
+def test_aggregates_over_a_class():
+    sim = np.array([[0.9, 0.5, 0.1, 0.2, 0.8]], np.float32)
+    ex = np.array([0, 0, 0, 0, 1])
+    mean = Mt.class_losses_from_similarity(sim, ex, 2, "mean")
+    top3 = Mt.class_losses_from_similarity(sim, ex, 2, "top3")
+    best = Mt.class_losses_from_similarity(sim, ex, 2, "max")
+    np.testing.assert_allclose(mean, [[1 - 0.425, 0.2]], atol=1e-6)
+    np.testing.assert_allclose(top3, [[1 - (0.9 + 0.5 + 0.2) / 3, 0.2]], atol=1e-6)
+    np.testing.assert_allclose(best, [[0.1, 0.2]], atol=1e-6)
+    with pytest.raises(ValueError, match="aggregate"):
+        Mt.class_losses_from_similarity(sim, ex, 2, "median")
+
+
+def test_threshold_on_margin():
+    losses = np.array([[0.1, 0.5], [0.4, 0.3], [0.2, 0.25]], np.float32)
+    labels = Mt.assign_labels(losses, np.zeros(3, int), 1, threshold_on="margin")
+    np.testing.assert_allclose(labels.score, [0.4, 0.1, 0.05], atol=1e-6)
+    assert labels.accepted(0.08).tolist() == [True, True, False]
+    assert labels.accepted(0.0).all()  # the loosest margin labels everything
+    rows = Mt.threshold_table(labels, np.array([0, 1, 1]))
+    assert rows[-1]["coverage"] == 1.0
+    with pytest.raises(ValueError, match="threshold_on"):
+        Mt.assign_labels(losses, np.zeros(3, int), 1, threshold_on="ratio")
+
+
+def test_calibration_on_margin_accepts_confident_held_out_labels(real_images):
+    x, y = real_images
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in (1, 8, 9)])
+    cal = Mt.calibrate_threshold(x[ex_idx], np.repeat(np.arange(3), 5), 3, aggregate="top3",
+                                 threshold_on="margin")
+    assert cal["threshold_on"] == "margin" and cal["threshold"] >= 0
+    assert cal["held_out_precision_at_threshold"] >= 0.95 and cal["held_out_accepted"] > 0

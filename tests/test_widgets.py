@@ -57,3 +57,16 @@ def test_class_picker_narrows_the_selection():
 def test_nothing_accepted_is_said_plainly():
     ex, _, _ = _explorer(0.0)
     assert ex.stats["accepted"] == 0 and "<b>0</b>" in ex.summary.value
+
+
+def test_margin_slider_accepts_more_as_it_moves_left():
+    rng = np.random.default_rng(1)
+    labels = assign_labels(rng.random((40, 3)).astype(np.float32), np.zeros(40, int), 1,
+                           threshold_on="margin")
+    ex = ThresholdExplorer(labels, rng.random((40, 28, 28, 1)), ["a", "b", "c"], threshold=0.3)
+    assert ex.slider.description == "margin ≥" and "margin &ge;" in ex.summary.value
+    strict = ex.stats["accepted"]
+    ex.slider.value = 0.05
+    assert ex.stats["accepted"] == int((labels.margin >= 0.05).sum()) > strict
+    # the gallery's last image is the least certain one accepted
+    assert labels.margin[ex.shown[-1]] == labels.margin[ex.selection()].min()

@@ -1,0 +1,158 @@
+"""How good are the labels? Fashion-MNIST test set (10,000 images), model trained on the
+60,000 training images.
+
+Reports cluster ACC / NMI / ARI, and for 1, 5 and 10 examples per class (5 seeded draws
+from the training split each): accuracy when every image is labelled, and the largest
+coverage at which the accepted labels are still >= 95% and >= 90% precise, for each
+labelling option and for the tutorial's own rule. Writes a table, JSON and a
+precision-coverage PNG into benchmarks/results/.
+
+    python benchmarks/quality.py [--weights PATH] [--draws 5] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers import matching as M
+from helpers.cluster import cluster_metrics, kmeans
+from helpers.data import choose_examples, load_fashion_mnist, to_float_images
+from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.ssim import pairwise_ssim
+
+VARIANTS = {
+    # name: (aggregate over a class's examples, label rule, score the threshold applies to)
+    "mean, image, loss": ("mean", "image", "loss"),
+    "mean, cluster, loss": ("mean", "cluster", "loss"),
+    "top3, image, loss": ("top3", "image", "loss"),
+    "top3, image, margin": ("top3", "image", "margin"),
+    "max, image, loss": ("max", "image", "loss"),
+}
+PER_CLASS = (1, 5, 10)
+
+
+def score_variant(sim, ex_labels, clusters, y, aggregate, rule, score):
+    losses = M.class_losses_from_similarity(sim, ex_labels, 10, aggregate)
+    labels = M.assign_labels(losses, clusters, 10, rule, threshold_on=score)
+    correct = labels.label == y
+    s = labels.doubt
+    cov, prec, _ = M.precision_coverage_curve(s, correct)
+    return {
+        "accuracy_all": float(correct.mean()),
+        "coverage_at_p95": M.coverage_at_precision(s, correct, 0.95),
+        "coverage_at_p90": M.coverage_at_precision(s, correct, 0.90),
+    }, (cov, prec)
+
+
+def tutorial_scores(recon, clusters, mapping, ex_recon, ex_labels, y):
+    """The tutorial's rule on the cluster mapped to ankle boots (class 9), as it was shown."""
+    boot_cluster = int(np.argmax(mapping == 9))
+    rows = M.tutorial_report(recon, clusters, boot_cluster, ex_recon[ex_labels == 9], 9, y)
+    return {
+        f"t={r['threshold']}": {k: r[k] for k in ("accepted", "coverage", "precision")}
+        for r in rows
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=str(shipped_weights_path()))
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="KMeans seed")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args(argv)
+    start = time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x_train, x_test = to_float_images(x_train), to_float_images(x_test)
+    autoencoder, encoder, _ = load_weights(args.weights)
+    codes, recon = encode(encoder, x_test), reconstruct(autoencoder, x_test)
+    clusters = kmeans(codes, 10, seed=args.seed).labels_
+    report = {
+        "command": "python benchmarks/quality.py " + " ".join(argv or sys.argv[1:]),
+        "weights": Path(args.weights).name,
+        "kmeans_seed": args.seed,
+        "example_draw_seeds": list(range(args.draws)),
+        "clusters": cluster_metrics(clusters, y_test),
+        "labels": {},
+        "tutorial_rule": {},
+    }
+    curves = {}
+    for per in PER_CLASS:
+        results = {name: [] for name in VARIANTS}
+        tutorial = []
+        for draw in range(args.draws):
+            idx = choose_examples(y_train, per, seed=draw)
+            ex_recon, ex_labels = reconstruct(autoencoder, x_train[idx]), y_train[idx]
+            sim = pairwise_ssim(recon, ex_recon)
+            for name, (aggregate, rule, score) in VARIANTS.items():
+                r, curve = score_variant(sim, ex_labels, clusters, y_test, aggregate, rule, score)
+                results[name].append(r)
+                if draw == 0 and per == 10:
+                    curves[name] = curve
+            mapping = M.map_clusters_to_classes(
+                M.class_losses_from_similarity(sim, ex_labels, 10), clusters, 10
+            )
+            tutorial.append(tutorial_scores(recon, clusters, mapping, ex_recon, ex_labels, y_test))
+        report["labels"][per] = {
+            name: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
+            for name, rs in results.items()
+        }
+        report["tutorial_rule"][per] = {
+            t: {k: float(np.nanmean([d[t][k] for d in tutorial])) for k in tutorial[0][t]}
+            for t in tutorial[0]
+        }
+        print(f"{per} example(s) per class done ({time.time() - start:.0f} s)", flush=True)
+    report["seconds"] = round(time.time() - start, 1)
+
+    (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    from helpers.plots import precision_coverage
+
+    fig = precision_coverage(curves)
+    fig.axes[0].set_title("10 examples per class (draw 0), Fashion-MNIST test set")
+    fig.savefig(out / "quality_curve.png", dpi=90)
+    print(format_table(report))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    c = report["clusters"]
+    lines = [
+        f"weights {report['weights']}; KMeans seed {report['kmeans_seed']}; "
+        f"example draws seeded {report['example_draw_seeds']}; {report['seconds']} s",
+        f"clusters: ACC {c['acc']:.3f}  NMI {c['nmi']:.3f}  ARI {c['ari']:.3f}",
+        "",
+        "| examples/class | variant (aggregate, rule, threshold on) | accuracy, all labelled "
+        "| coverage at precision >= 0.95 | coverage at precision >= 0.90 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for per, variants in report["labels"].items():
+        for name, r in variants.items():
+            lines.append(
+                f"| {per} | {name} | {r['accuracy_all']:.3f} | "
+                f"{r['coverage_at_p95']:.3f} | {r['coverage_at_p90']:.3f} |"
+            )
+    lines += [
+        "",
+        "| examples/class | tutorial rule (boots cluster) | accepted | coverage | precision |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for per, rows in report["tutorial_rule"].items():
+        for t, r in rows.items():
+            lines.append(
+                f"| {per} | {t} | {r['accepted']:.1f} | {r['coverage']:.4f} | "
+                f"{r['precision']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
