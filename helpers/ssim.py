@@ -165,13 +165,14 @@ def pairwise_ssim(
             i1 = min(n, i0 + rows)
             total = 0.0
             for c in range(channels):
+                (mu_a, sq_a), (mu_b, sq_b) = stats_a[c], stats_b[c]
                 total = total + _pair_block(
                     a[c, i0:i1],
                     b[c, j0:j1],
-                    stats_a[c],
-                    stats_b[c],
-                    (i0, i1),
-                    (j0, j1),
+                    mu_a[:, i0:i1, :, None],
+                    sq_a[:, i0:i1, :, None],
+                    ops.transpose(mu_b[:, j0:j1, :], (0, 2, 1))[:, None, :, :],
+                    ops.transpose(sq_b[:, j0:j1, :], (0, 2, 1))[:, None, :, :],
                     mh,
                     mw,
                     c1,
@@ -188,11 +189,15 @@ def _image_stats(x, mh, mw):
     return mu, sq
 
 
-def _pair_block(a, b, stats_a, stats_b, rows, cols, mh, mw, c1, c2):
-    """Mean SSIM map of every pair in one block: (len(a), len(b))."""
-    n, h, w = (int(s) for s in a.shape)
-    m = int(b.shape[0])
-    p, q = int(mh.shape[0]), int(mw.shape[0])
+def _pair_block(a, b, mu_a, sq_a, mu_b, sq_b, mh, mw, c1, c2):
+    """Mean SSIM map of every pair in one block: (len(a), len(b)).
+
+    ``mu_*``/``sq_*`` are the images' filtered means and mean squares, laid out (P, n, Q, 1)
+    for ``a`` and (P, 1, Q, m) for ``b`` so that they broadcast over the pairs.
+    """
+    n, h, w = a.shape
+    m = b.shape[0]
+    p, q = mh.shape[0], mw.shape[0]
     # Column filter of each pair product: for image row r, (a[:, r, :] * g_q) @ b[:, r, :].T
     aw = a[:, :, None, :] * mw[None, None, :, :]  # (n, H, Q, W)
     aw = ops.reshape(ops.transpose(aw, (1, 0, 2, 3)), (h, n * q, w))
@@ -200,10 +205,6 @@ def _pair_block(a, b, stats_a, stats_b, rows, cols, mh, mw, c1, c2):
     t = ops.matmul(aw, bt)  # (H, n*Q, m)
     # Row filter: contract the image rows with the window.
     e_ab = ops.reshape(ops.matmul(mh, ops.reshape(t, (h, n * q * m))), (p, n, q, m))
-    mu_a = stats_a[0][:, rows[0] : rows[1], :, None]
-    sq_a = stats_a[1][:, rows[0] : rows[1], :, None]
-    mu_b = ops.transpose(stats_b[0][:, cols[0] : cols[1], :], (0, 2, 1))[:, None, :, :]
-    sq_b = ops.transpose(stats_b[1][:, cols[0] : cols[1], :], (0, 2, 1))[:, None, :, :]
     num0 = mu_a * mu_b * 2.0
     den0 = ops.square(mu_a) + ops.square(mu_b)
     luminance = (num0 + c1) / (den0 + c1)
