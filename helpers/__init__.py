@@ -1,7 +1,8 @@
 """Thin library behind the image-labeling workbook.
 
-Modules, bottom to top: ``config``, ``data``, ``ssim`` -> ``model``, ``cluster``,
-``matching``, ``artifacts`` -> ``plots``, ``widgets``.  Import what you need from the
+Modules, bottom to top: ``config``, ``cluster``, ``plots`` -> ``data``, ``ssim``,
+``artifacts`` -> ``model``, ``matching`` -> ``workflow``, ``widgets``, ``training``,
+``headless`` (``python -m helpers``).  Import what you need from the
 module itself (``from helpers.ssim import pairwise_ssim``); importing ``helpers`` alone
 loads nothing heavy.
 """

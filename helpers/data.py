@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +254,7 @@ def load_example_folders(
     names), ready for matching.
     """
     folder = Path(folder)
-    class_dirs = sorted(p for p in Path(folder).iterdir() if p.is_dir()) if folder.is_dir() else []
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if not class_dirs:
         raise DatasetError(f"{folder}: expected one sub-folder of example images per class")
     images, labels, names = [], [], []
@@ -265,8 +264,3 @@ def load_example_folders(
         labels.append(np.full(len(imgs), c))
         names.append(class_dir.name)
     return np.concatenate(images), np.concatenate(labels), names
-
-
-def class_names_for(labels: Sequence[int] | np.ndarray, names: Sequence[str]) -> list[str]:
-    """Class names of integer labels."""
-    return [names[int(i)] for i in labels]

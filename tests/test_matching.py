@@ -115,7 +115,8 @@ def test_threshold_on_margin():
 def test_calibration_on_margin_accepts_confident_held_out_labels(real_images):
     x, y = real_images
     ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in (1, 8, 9)])
-    cal = Mt.calibrate_threshold(x[ex_idx], np.repeat(np.arange(3), 5), 3, aggregate="top3",
-                                 threshold_on="margin")
+    cal = Mt.calibrate_threshold(
+        x[ex_idx], np.repeat(np.arange(3), 5), 3, aggregate="top3", threshold_on="margin"
+    )
     assert cal["threshold_on"] == "margin" and cal["threshold"] >= 0
     assert cal["held_out_precision_at_threshold"] >= 0.95 and cal["held_out_accepted"] > 0

@@ -61,8 +61,9 @@ def test_nothing_accepted_is_said_plainly():
 
 def test_margin_slider_accepts_more_as_it_moves_left():
     rng = np.random.default_rng(1)
-    labels = assign_labels(rng.random((40, 3)).astype(np.float32), np.zeros(40, int), 1,
-                           threshold_on="margin")
+    labels = assign_labels(
+        rng.random((40, 3)).astype(np.float32), np.zeros(40, int), 1, threshold_on="margin"
+    )
     ex = ThresholdExplorer(labels, rng.random((40, 28, 28, 1)), ["a", "b", "c"], threshold=0.3)
     assert ex.slider.description == "margin ≥" and "margin &ge;" in ex.summary.value
     strict = ex.stats["accepted"]
