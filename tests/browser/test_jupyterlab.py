@@ -163,6 +163,22 @@ def _wait_idle(page, timeout_ms: int = 90_000) -> None:
     page.wait_for_function("() => /\\|\\s*Idle/.test(document.body.innerText)", timeout=timeout_ms)
 
 
+def _wait_settled(page, tries: int = 60) -> None:
+    """Idle, and the gallery unchanged over a second and a half: the last of a burst of
+    slider updates has been drawn (the kernel can look idle between two of them)."""
+    for _ in range(tries):
+        _wait_idle(page)
+        src = page.locator(".threshold-gallery").get_attribute("src")
+        page.wait_for_timeout(1500)
+        if _is_idle(page) and page.locator(".threshold-gallery").get_attribute("src") == src:
+            return
+    pytest.fail("the threshold explorer kept changing after the slider stopped")
+
+
+def _is_idle(page) -> bool:
+    return page.evaluate("() => /\\|\\s*Idle/.test(document.body.innerText)")
+
+
 def _summary_count(page) -> int:
     text = page.locator(".threshold-summary").inner_text()
     return int(re.match(r"\s*(\d+) of", text).group(1))
@@ -228,13 +244,14 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
                 arg=before_src,
                 timeout=60_000,
             )
-            _wait_idle(page)  # every key press has been handled by the kernel
-            page.wait_for_timeout(500)
+            _wait_settled(page)  # every key press has been handled by the kernel
             after_count = _summary_count(page)
             page.screenshot(path=str(OUTPUT / "05_after.png"), full_page=False)
             assert after_count > before_count, (before_count, after_count)
             readout = float(slider.locator(".widget-readout").inner_text())
             assert readout < before_readout, (before_readout, readout)
+            # the summary speaks of the threshold the slider shows
+            assert f"{readout:.4f}" in page.locator(".threshold-summary").inner_text()
         except BaseException:
             page.screenshot(path=str(OUTPUT / "05_failure.png"), full_page=True)
             raise
