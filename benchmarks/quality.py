@@ -136,8 +136,7 @@ def main(argv=None) -> int:
     (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
     from helpers.plots import precision_coverage
 
-    fig = precision_coverage(curves)
-    fig.axes[0].set_title("10 examples per class (draw 0), Fashion-MNIST test set")
+    fig = precision_coverage(curves, title="10 examples per class (draw 0), Fashion-MNIST test")
     fig.savefig(out / "quality_curve.png", dpi=90)
     print(format_table(report))
     return 0

@@ -215,9 +215,11 @@ def contingency_table(table, class_names: Sequence[str], title: str = "clusters 
     return fig
 
 
-def precision_coverage(curves: dict, targets=(0.95, 0.90)):
+def precision_coverage(curves: dict, targets=(0.95, 0.90), title: str | None = None):
     """Precision against coverage, one line per method; ``curves`` maps name -> (cov, prec)."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    if title:
+        ax.set_title(title, fontsize=10)
     for name, (cov, prec) in curves.items():
         ax.plot(cov, prec, label=name)
     for t in targets:
