@@ -16,7 +16,7 @@ def test_ssim_matches_tensorflow_on_real_images(real_images, max_val):
     ours = keras.ops.convert_to_numpy(S.ssim(a, b, max_val))
     ref = tf.image.ssim(a, b, max_val).numpy()
     assert ours.shape == (100,) and ours.dtype == np.float32
-    assert np.abs(ours - ref).max() < 1e-5
+    assert np.abs(ours - ref).max() < 1e-6  # same kernel, same convolution: equal in practice
 
 
 def test_ssim_matches_tensorflow_on_random_images_with_channels(rng):
