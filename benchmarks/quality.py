@@ -142,45 +142,65 @@ def main(argv=None) -> int:
     return 0
 
 
+def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def format_table(report: dict) -> str:
     c = report["clusters"]
     lines = [
         f"weights {report['weights']}; KMeans seed {report['kmeans_seed']}; "
         f"example draws seeded {report['example_draw_seeds']}; {report['seconds']} s",
         f"clusters: ACC {c['acc']:.3f}  NMI {c['nmi']:.3f}  ARI {c['ari']:.3f}",
-        "",
-        "| examples/class | variant (aggregate, rule, threshold on) | accuracy, all labelled "
-        "| coverage at precision >= 0.95 | coverage at precision >= 0.90 |",
-        "| --- | --- | --- | --- | --- |",
     ]
-    for per, variants in report["labels"].items():
-        for name, r in variants.items():
-            lines.append(
-                f"| {per} | {name} | {r['accuracy_all']:.3f} | "
-                f"{r['coverage_at_p95']:.3f} | {r['coverage_at_p90']:.3f} |"
-            )
-    lines += [
-        "",
-        "| examples/class | default, threshold calibrated on the examples | accepted "
-        "| coverage | precision |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for per, r in report["calibrated_default"].items():
-        lines.append(
-            f"| {per} | margin >= {r['threshold']:.4f} (mean over draws) | "
-            f"{r['accepted']:.0f} | {r['coverage']:.3f} | {r['precision']:.3f} |"
-        )
-    lines += [
-        "",
-        "| examples/class | tutorial rule (boots cluster) | accepted | coverage | precision |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for per, rows in report["tutorial_rule"].items():
-        for t, r in rows.items():
-            lines.append(
-                f"| {per} | {t} | {r['accepted']:.1f} | {r['coverage']:.4f} | "
-                f"{r['precision']:.3f} |"
-            )
+    lines += _markdown(
+        [
+            "examples/class",
+            "variant (aggregate, rule, threshold on)",
+            "accuracy, all labelled",
+            "coverage at precision >= 0.95",
+            "coverage at precision >= 0.90",
+        ],
+        [
+            [
+                str(per),
+                name,
+                f"{r['accuracy_all']:.3f}",
+                f"{r['coverage_at_p95']:.3f}",
+                f"{r['coverage_at_p90']:.3f}",
+            ]
+            for per, variants in report["labels"].items()
+            for name, r in variants.items()
+        ],
+    )
+    lines += _markdown(
+        [
+            "examples/class",
+            "default, threshold calibrated on the examples",
+            "accepted",
+            "coverage",
+            "precision",
+        ],
+        [
+            [
+                str(per),
+                f"margin >= {r['threshold']:.4f} (mean over draws)",
+                f"{r['accepted']:.0f}",
+                f"{r['coverage']:.3f}",
+                f"{r['precision']:.3f}",
+            ]
+            for per, r in report["calibrated_default"].items()
+        ],
+    )
+    lines += _markdown(
+        ["examples/class", "tutorial rule (boots cluster)", "accepted", "coverage", "precision"],
+        [
+            [str(per), t, f"{r['accepted']:.1f}", f"{r['coverage']:.4f}", f"{r['precision']:.3f}"]
+            for per, rows in report["tutorial_rule"].items()
+            for t, r in rows.items()
+        ],
+    )
     return "\n".join(lines)
 
 
