@@ -65,6 +65,11 @@ class RunDir:
         except Exception as err:
             raise ValueError(f"{path}: unreadable ({err}); delete it to recompute") from err
 
+    def save_text(self, name: str, text: str) -> Path:
+        """Save text into ``name`` (may name a sub-folder of the run directory)."""
+        (self.path / name).parent.mkdir(parents=True, exist_ok=True)
+        return self._atomic_write(name, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
     def save_json(self, name: str, obj) -> Path:
         return self._atomic_write(
             name, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable))

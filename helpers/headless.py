@@ -37,7 +37,6 @@ def run_workbook(
     profile = config.get_profile(profile).name
     run = RunDir(run_dir)
     out_dir = run.path / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["WORKBOOK_PROFILE"] = profile
     os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
     start = time.time()
@@ -53,9 +52,9 @@ def run_workbook(
         try:
             client.execute()
         finally:
-            _write(out_dir / f"{name}.ipynb", nbformat.writes(nb))
+            run.save_text(f"notebooks/{name}.ipynb", nbformat.writes(nb))
             html, _ = HTMLExporter().from_notebook_node(nb)
-            _write(out_dir / f"{name}.html", html)
+            run.save_text(f"notebooks/{name}.html", html)
         if not quiet:
             print(f"{name}: {time.time() - t0:.0f} s")
     labels = run.path / "labels.csv"
@@ -64,9 +63,3 @@ def run_workbook(
         print(f"executed notebooks and HTML: {out_dir}")
         print(f"labels: {labels}")
     return labels
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

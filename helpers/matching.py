@@ -73,12 +73,16 @@ def class_losses(
     ``"top3"`` over the three most alike (a class with several looks, say sandals, is not
     penalised for the looks an image does not have), or ``"max"`` (the single nearest).
     """
-    example_labels = np.asarray(example_labels)
-    missing = sorted(set(range(n_classes)) - set(example_labels.tolist()))
-    if missing:
-        raise ValueError(f"no example images for class(es) {missing}")
+    check_examples_cover_classes(example_labels, n_classes)
     sim = pairwise_ssim(recon_images, recon_examples, max_val=max_val)
     return class_losses_from_similarity(sim, example_labels, n_classes, aggregate)
+
+
+def check_examples_cover_classes(example_labels, n_classes: int) -> None:
+    """Every class needs at least one example image."""
+    missing = sorted(set(range(n_classes)) - set(np.asarray(example_labels).tolist()))
+    if missing:
+        raise ValueError(f"no example images for class(es) {missing}")
 
 
 def class_losses_from_similarity(

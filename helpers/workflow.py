@@ -10,7 +10,14 @@ import numpy as np
 from helpers import config
 from helpers.artifacts import RunDir
 from helpers.cluster import kmeans
-from helpers.data import CLASS_NAMES, load_fashion_mnist, subset, to_float_images
+from helpers.data import (
+    CLASS_NAMES,
+    choose_examples,
+    load_fashion_mnist,
+    subset,
+    to_float_images,
+)
+from helpers.matching import check_examples_cover_classes, class_losses_from_similarity, label_rows
 from helpers.model import (
     build_autoencoder,
     encode,
@@ -20,6 +27,7 @@ from helpers.model import (
     shipped_weights_path,
     train,
 )
+from helpers.ssim import pairwise_ssim
 
 WEIGHTS = "autoencoder.weights.h5"
 WEIGHTS_INFO = "autoencoder.json"
@@ -142,8 +150,6 @@ class Examples:
 
 def get_examples(split: Split, autoencoder, per_class: int, seed: int = 0) -> Examples:
     """``per_class`` seeded training images of each class, and their reconstructions."""
-    from helpers.data import choose_examples
-
     idx = choose_examples(split.y_train, per_class, seed=seed, n_classes=len(split.class_names))
     images = split.x_train[idx]
     return Examples(idx, split.y_train[idx], images, reconstruct(autoencoder, images))
@@ -162,9 +168,6 @@ def get_class_losses(
     The file keeps the whole image x example SSIM matrix, so changing ``aggregate`` costs
     nothing; new examples or another ``max_val`` recompute it.
     """
-    from helpers.matching import class_losses_from_similarity
-    from helpers.ssim import pairwise_ssim
-
     sim = None
     if run.has("scores.npz"):
         saved = run.load_arrays("scores.npz")
@@ -176,9 +179,7 @@ def get_class_losses(
         ):
             sim = saved["similarity"]
     if sim is None:
-        missing = sorted(set(range(n_classes)) - set(examples.labels.tolist()))
-        if missing:
-            raise ValueError(f"no example images for class(es) {missing}")
+        check_examples_cover_classes(examples.labels, n_classes)
         sim = pairwise_ssim(recon_images, examples.reconstructions, max_val=max_val)
         run.save_arrays(
             "scores.npz", similarity=sim, example_index=examples.index, max_val=np.float32(max_val)
@@ -189,8 +190,6 @@ def get_class_losses(
 
 def write_labels(run: RunDir, labels, threshold: float, split: Split, known_truth: bool = True):
     """Write ``labels.csv`` (one row per image) atomically and return its path."""
-    from helpers.matching import label_rows
-
     rows, fields = label_rows(
         labels,
         threshold,
