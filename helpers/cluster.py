@@ -1,11 +1,15 @@
-"""KMeans on the latent codes, and how well clusters match known classes."""
+"""Clusters of the latent codes (spectral or KMeans), and how well they match known classes."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph
+
+METHODS = ("spectral", "kmeans")
 
 # The tutorial's KMeans settings.
 KMEANS_SETTINGS = {"init": "k-means++", "n_init": 20, "max_iter": 10000}
@@ -19,6 +23,35 @@ def kmeans(codes: np.ndarray, n_clusters: int, seed: int = 0) -> KMeans:
     if len(codes) < n_clusters:
         raise ValueError(f"{len(codes)} codes cannot form {n_clusters} clusters")
     return KMeans(n_clusters=n_clusters, random_state=seed, **KMEANS_SETTINGS).fit(codes)
+
+
+def spectral(
+    codes: np.ndarray, n_clusters: int, seed: int = 0, n_neighbors: int = DEFAULT_NEIGHBOURS
+) -> np.ndarray:
+    """Spectral clustering of the codes' nearest-neighbour graph; seeded.
+
+    KMeans draws straight borders between round blobs; the codes lie on curved,
+    elongated sheets, which a graph of neighbours follows (on Fashion-MNIST: ACC 0.62
+    against KMeans' 0.55, see the README). Deterministic for a given seed.
+    """
+    graph = knn_graph(codes, n_neighbors)
+    if len(codes) < n_clusters:
+        raise ValueError(f"{len(codes)} codes cannot form {n_clusters} clusters")
+    model = SpectralClustering(
+        n_clusters, affinity="precomputed", assign_labels="cluster_qr", random_state=seed
+    )
+    return model.fit_predict(graph).astype(np.int64)
+
+
+def cluster_codes(
+    codes: np.ndarray, n_clusters: int, method: str = "spectral", seed: int = 0
+) -> np.ndarray:
+    """One cluster number per code: ``"spectral"`` (default) or the tutorial's ``"kmeans"``."""
+    if method == "spectral":
+        return spectral(codes, n_clusters, seed=seed)
+    if method == "kmeans":
+        return kmeans(codes, n_clusters, seed=seed).labels_.astype(np.int64)
+    raise ValueError(f"method must be one of {METHODS}, not {method!r}")
 
 
 def contingency(clusters: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int):

@@ -1,0 +1,67 @@
+"""The nearest-neighbour graph of the codes, and spreading scores along it.
+
+Images whose codes are near neighbours usually show the same kind of thing. Two steps use
+that: spectral clustering cuts this graph into clusters (``helpers.cluster``), and label
+spreading lets each image's SSIM losses borrow from its neighbours' (``helpers.matching``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.neighbors import NearestNeighbors, kneighbors_graph
+
+DEFAULT_NEIGHBOURS = 10
+
+
+def _as_codes(codes: np.ndarray, n_neighbors: int) -> np.ndarray:
+    codes = np.asarray(codes, np.float64)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be (N, latent_dim), got shape {codes.shape}")
+    if len(codes) <= n_neighbors:
+        raise ValueError(f"{len(codes)} codes are too few for {n_neighbors} neighbours each")
+    return codes
+
+
+def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> sparse.csr_matrix:
+    """Symmetric (N, N) affinity: 1 between mutual neighbours, 0.5 one way, 1 on the diagonal.
+
+    The same graph scikit-learn's ``SpectralClustering(affinity="nearest_neighbors")``
+    builds, so clustering and spreading see the same neighbourhoods.
+    """
+    codes = _as_codes(codes, n_neighbors)
+    connectivity = kneighbors_graph(codes, n_neighbors, include_self=True)
+    return sparse.csr_matrix(0.5 * (connectivity + connectivity.T))
+
+
+def nearest_in(
+    queries: np.ndarray, codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS
+) -> np.ndarray:
+    """(len(queries), n_neighbors) indices of each query's nearest codes."""
+    codes = _as_codes(codes, n_neighbors)
+    finder = NearestNeighbors(n_neighbors=n_neighbors).fit(codes)
+    return finder.kneighbors(np.asarray(queries, np.float64), return_distance=False)
+
+
+def spread(
+    values: np.ndarray, graph: sparse.spmatrix, alpha: float, n_iter: int = 50
+) -> np.ndarray:
+    """Values averaged along the graph: the fixed point of ``F = alpha * P F + (1 - alpha) V``.
+
+    ``P`` is the row-normalised graph, so each row of the result is a weighted average of
+    the values in its neighbourhood and beyond (``alpha`` near 1 reaches further; 0 leaves
+    the values as they are). Units are kept: spread SSIM losses are still SSIM losses.
+    """
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"alpha must be in [0, 1), got {alpha}")
+    values = np.asarray(values, np.float64)
+    if graph.shape != (len(values), len(values)):
+        raise ValueError(f"graph {graph.shape} does not match {len(values)} rows of values")
+    if alpha == 0.0:
+        return values.astype(np.float32)
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    transition = sparse.diags(1.0 / degree) @ graph
+    out = values.copy()
+    for _ in range(n_iter):  # converges like alpha ** n_iter: 0.8 ** 50 ~ 1e-5
+        out = alpha * (transition @ out) + (1.0 - alpha) * values
+    return out.astype(np.float32)
