@@ -9,7 +9,7 @@ import numpy as np
 
 from helpers import config
 from helpers.artifacts import RunDir
-from helpers.cluster import kmeans
+from helpers.cluster import cluster_codes
 from helpers.data import (
     CLASS_NAMES,
     choose_examples,
@@ -17,7 +17,7 @@ from helpers.data import (
     subset,
     to_float_images,
 )
-from helpers.matching import check_examples_cover_classes, class_losses_from_similarity, label_rows
+from helpers.matching import check_examples_cover_classes, label_rows
 from helpers.model import (
     build_autoencoder,
     encode,
@@ -120,14 +120,26 @@ def get_codes(run: RunDir, autoencoder, encoder, images: np.ndarray) -> dict[str
     return out
 
 
-def get_clusters(run: RunDir, codes: np.ndarray, n_clusters: int, seed: int = 0):
-    """KMeans cluster of every code (``clusters.npz``)."""
+def get_clusters(
+    run: RunDir, codes: np.ndarray, n_clusters: int, seed: int = 0, method: str | None = None
+):
+    """The cluster of every code, and each cluster's mean code (``clusters.npz``).
+
+    ``method`` is ``"spectral"`` or ``"kmeans"``; None takes whatever notebook 04 saved
+    (spectral if nothing is saved yet).
+    """
     if run.has("clusters.npz"):
         saved = run.load_arrays("clusters.npz")
-        if len(saved["clusters"]) == len(codes) and len(saved["centers"]) == n_clusters:
+        if (
+            len(saved["clusters"]) == len(codes)
+            and len(saved["centers"]) == n_clusters
+            and method in (None, str(saved.get("method", "kmeans")))
+        ):
             return saved
-    model = kmeans(codes, n_clusters, seed=seed)
-    out = {"clusters": model.labels_.astype(np.int64), "centers": model.cluster_centers_}
+    method = method or "spectral"
+    clusters = cluster_codes(codes, n_clusters, method=method, seed=seed)
+    centers = np.stack([codes[clusters == c].mean(axis=0) for c in range(n_clusters)])
+    out = {"clusters": clusters, "centers": centers, "method": np.array(method)}
     run.save_arrays("clusters.npz", **out)
     run.invalidate_after("clusters.npz")
     return out
@@ -140,33 +152,35 @@ def load_workbook_models(run: RunDir, profile: config.Profile, split: Split, see
 
 @dataclass
 class Examples:
-    """The class examples: indices into the training split, labels, reconstructions."""
+    """The class examples: indices into the training split, labels, codes, reconstructions."""
 
     index: np.ndarray
     labels: np.ndarray
     images: np.ndarray
+    codes: np.ndarray
     reconstructions: np.ndarray
 
 
-def get_examples(split: Split, autoencoder, per_class: int, seed: int = 0) -> Examples:
-    """``per_class`` seeded training images of each class, and their reconstructions."""
+def get_examples(split: Split, autoencoder, encoder, per_class: int, seed: int = 0) -> Examples:
+    """``per_class`` seeded training images of each class, their codes and reconstructions."""
     idx = choose_examples(split.y_train, per_class, seed=seed, n_classes=len(split.class_names))
     images = split.x_train[idx]
-    return Examples(idx, split.y_train[idx], images, reconstruct(autoencoder, images))
+    return Examples(
+        idx, split.y_train[idx], images, encode(encoder, images), reconstruct(autoencoder, images)
+    )
 
 
-def get_class_losses(
+def get_similarity(
     run: RunDir,
     recon_images: np.ndarray,
     examples: Examples,
     n_classes: int,
     max_val: float = 1.0,
-    aggregate: str = "top3",
 ) -> np.ndarray:
-    """(n, n_classes) SSIM loss of each image against each class (``scores.npz``).
+    """(n, n_examples) SSIM of each image's reconstruction with each example's (``scores.npz``).
 
-    The file keeps the whole image x example SSIM matrix, so changing ``aggregate`` costs
-    nothing; new examples or another ``max_val`` recompute it.
+    New examples or another ``max_val`` recompute it; everything downstream of it
+    (how a class's examples are combined, spreading, the threshold) costs nothing.
     """
     sim = None
     if run.has("scores.npz"):
@@ -185,7 +199,7 @@ def get_class_losses(
             "scores.npz", similarity=sim, example_index=examples.index, max_val=np.float32(max_val)
         )
         run.invalidate_after("scores.npz")
-    return class_losses_from_similarity(sim, examples.labels, n_classes, aggregate)
+    return sim
 
 
 def write_labels(run: RunDir, labels, threshold: float, split: Split, known_truth: bool = True):

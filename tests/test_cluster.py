@@ -37,3 +37,17 @@ def test_bad_codes_are_refused():
         C.kmeans(np.zeros((5, 2, 2)), 2)
     with pytest.raises(ValueError, match="cannot form 10 clusters"):
         C.kmeans(np.zeros((5, 2)), 10)
+
+
+def test_spectral_follows_curved_clusters_that_kmeans_cuts():
+    from sklearn.datasets import make_moons
+
+    codes, labels = make_moons(400, noise=0.05, random_state=0)
+    spectral = C.cluster_codes(codes, 2, method="spectral", seed=0)
+    assert C.cluster_accuracy(spectral, labels) > 0.99
+    assert np.array_equal(spectral, C.cluster_codes(codes, 2, seed=0))  # default, seeded
+    assert C.cluster_accuracy(C.cluster_codes(codes, 2, method="kmeans"), labels) < 0.9
+    with pytest.raises(ValueError, match="method"):
+        C.cluster_codes(codes, 2, method="dbscan")
+    with pytest.raises(ValueError, match="cannot form 10 clusters"):
+        C.spectral(codes[:8], 10, n_neighbors=5)

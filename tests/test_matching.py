@@ -120,3 +120,35 @@ def test_calibration_on_margin_accepts_confident_held_out_labels(real_images):
     )
     assert cal["threshold_on"] == "margin" and cal["threshold"] >= 0
     assert cal["held_out_precision_at_threshold"] >= 0.95 and cal["held_out_accepted"] > 0
+
+
+def _pile(x, ex_idx, alpha=0.8):
+    from helpers.ssim import pairwise_ssim
+
+    flat = x.reshape(len(x), -1)
+    return Mt.Pile(np.asarray(pairwise_ssim(x, x[ex_idx])), flat, flat[ex_idx], alpha=alpha)
+
+
+def test_spreading_pulls_a_noisy_image_towards_its_neighbours(rng):
+    codes = np.concatenate([rng.normal(0, 1, (30, 4)), rng.normal(10, 1, (30, 4))])
+    losses = np.repeat([[0.2, 0.6], [0.6, 0.2]], 30, axis=0).astype(np.float32)
+    losses[0] = [0.5, 0.4]  # alone it looks like class 1; its neighbours say 0
+    assert Mt.assign_labels(losses, np.zeros(60, int), 1).label[0] == 1
+    spread = Mt.spread_losses(losses, codes, alpha=0.8)
+    assert Mt.assign_labels(spread, np.zeros(60, int), 1).label[0] == 0
+    np.testing.assert_array_equal(Mt.spread_losses(losses, codes, alpha=0), losses)
+
+
+def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_images):
+    x, y = real_images
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in (1, 8, 9)])
+    ex_labels = np.repeat(np.arange(3), 5)
+    pile = _pile(x, ex_idx)
+    cal = Mt.calibrate_threshold(
+        x[ex_idx], ex_labels, 3, aggregate="top3", threshold_on="margin", pile=pile
+    )
+    assert "spread" in cal["method"] and cal["held_out_precision_at_threshold"] >= 0.95
+    loo = np.zeros((15, 3), np.float32)
+    honest = Mt._spread_held_out(loo, ex_labels, 3, "top3", pile)
+    pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly
+    assert np.array_equal(Mt._spread_held_out(loo, ex_labels, 3, "top3", pile)[4], honest[4])

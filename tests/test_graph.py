@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from sklearn.cluster import SpectralClustering
+
+from helpers import graph as G
+
+
+def _two_blobs(rng, n=40):
+    codes = np.concatenate([rng.normal(0, 1, (n, 3)), rng.normal(20, 1, (n, 3))])
+    return codes, np.repeat([0, 1], n)
+
+
+def test_knn_graph_is_the_one_spectral_clustering_builds(rng):
+    codes, _ = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    assert (graph != graph.T).nnz == 0
+    np.testing.assert_allclose(graph.diagonal(), 1.0)
+    model = SpectralClustering(2, affinity="nearest_neighbors", n_neighbors=5, random_state=0)
+    model.fit(codes)
+    np.testing.assert_allclose(graph.toarray(), model.affinity_matrix_.toarray())
+
+
+def test_nearest_in_finds_the_same_code_first(rng):
+    codes, _ = _two_blobs(rng)
+    idx = G.nearest_in(codes[[3, 50]], codes, 4)
+    assert idx.shape == (2, 4) and idx[:, 0].tolist() == [3, 50]
+
+
+def test_spread_is_a_fixed_point_that_stays_inside_a_component(rng):
+    codes, group = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    values = np.where(group[:, None] == 0, [0.2, 0.8], [0.7, 0.3]).astype(np.float32)
+    values[0] = [0.9, 0.1]  # one noisy image in the first blob
+    out = G.spread(values, graph, 0.8)
+    assert out[0, 0] < out[0, 1]  # its neighbours outvote it
+    np.testing.assert_allclose(out[group == 1], [[0.7, 0.3]] * 40, atol=1e-6)  # no leak
+    transition = graph.multiply(1 / graph.sum(axis=1))
+    np.testing.assert_allclose(out, 0.8 * (transition @ out) + 0.2 * values, atol=1e-4)
+    np.testing.assert_array_equal(G.spread(values, graph, 0.0), values)
+
+
+def test_spread_refuses_bad_input(rng):
+    codes, _ = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    with pytest.raises(ValueError, match="alpha"):
+        G.spread(np.zeros((80, 2)), graph, 1.0)
+    with pytest.raises(ValueError, match="does not match"):
+        G.spread(np.zeros((79, 2)), graph, 0.5)
+    with pytest.raises(ValueError, match="too few"):
+        G.knn_graph(codes[:5], 5)
+    with pytest.raises(ValueError, match="N, latent_dim"):
+        G.knn_graph(np.zeros((20, 2, 2)), 5)
