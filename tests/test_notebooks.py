@@ -8,6 +8,7 @@ import pytest
 
 from helpers.headless import NOTEBOOKS, notebooks_dir
 
+
 def _load(name):
     return json.loads((notebooks_dir() / f"{name}.ipynb").read_text())
 
