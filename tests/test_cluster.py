@@ -39,6 +39,7 @@ def test_bad_codes_are_refused():
         C.kmeans(np.zeros((5, 2)), 10)
 
 
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")  # on purpose
 def test_spectral_follows_curved_clusters_that_kmeans_cuts():
     from sklearn.datasets import make_moons
 

@@ -10,6 +10,7 @@ def _two_blobs(rng, n=40):
     return codes, np.repeat([0, 1], n)
 
 
+@pytest.mark.filterwarnings("ignore:Graph is not fully connected")  # on purpose
 def test_knn_graph_is_the_one_spectral_clustering_builds(rng):
     codes, _ = _two_blobs(rng)
     graph = G.knn_graph(codes, 5)
