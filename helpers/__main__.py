@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--max-val", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    train.add_argument("--augment", action="store_true", help="shift and mirror the images")
     train.add_argument(
         "--checkpoint",
         default="runs/train/checkpoint.keras",
@@ -45,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             max_val=args.max_val,
             seed=args.seed,
+            schedule=args.schedule,
+            augment=args.augment,
             checkpoint=args.checkpoint,
             out=args.out,
         )

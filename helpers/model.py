@@ -69,7 +69,9 @@ def set_seed(seed: int = 0) -> None:
 
 
 def compile_autoencoder(
-    autoencoder: keras.Model, learning_rate: float = 1e-3, max_val: float = DEFAULT_MAX_VAL
+    autoencoder: keras.Model,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 1e-3,
+    max_val: float = DEFAULT_MAX_VAL,
 ) -> keras.Model:
     """Adam and the SSIM loss."""
     autoencoder.compile(
@@ -91,6 +93,8 @@ def train(
     verbose: int | str = "auto",
     callbacks: list | None = None,
     checkpoint: str | os.PathLike | None = None,
+    schedule: str = "constant",
+    augment: bool = False,
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -98,11 +102,19 @@ def train(
     Shows Keras's progress bar (``verbose``); returns the per-epoch history (a dict).
     With ``checkpoint`` (a ``.keras`` path) the model, optimizer and history are saved
     atomically after every epoch, and a later call with the same path resumes from there.
+    ``schedule="cosine"`` lowers the learning rate along a cosine to 0 by the last epoch
+    (the tutorial's is ``"constant"``); ``augment=True`` shows each image shifted by up to
+    2 pixels and mirrored half of the time, a fresh seeded draw every epoch.
     """
     if n_images is not None and n_images < len(x_train):
         idx = np.random.default_rng(seed).choice(len(x_train), n_images, replace=False)
         x_train = x_train[np.sort(idx)]
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', not {schedule!r}")
     set_seed(seed)
+    if schedule == "cosine":
+        steps = epochs * -(-len(x_train) // batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     compile_autoencoder(autoencoder, learning_rate=learning_rate, max_val=max_val)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
@@ -114,13 +126,14 @@ def train(
     if initial_epoch >= epochs:
         return history
     validation = (x_val, x_val) if x_val is not None else None
+    if augment:
+        data = {"x": AugmentedImages(x_train, batch_size, seed, first_epoch=initial_epoch)}
+    else:
+        data = {"x": x_train, "y": x_train, "batch_size": batch_size, "shuffle": True}
     fit = autoencoder.fit(
-        x_train,
-        x_train,
+        **data,
         epochs=epochs,
         initial_epoch=initial_epoch,
-        batch_size=batch_size,
-        shuffle=True,
         validation_data=validation,
         verbose=verbose,
         callbacks=callbacks,
@@ -128,6 +141,47 @@ def train(
     for key, values in fit.history.items():
         history.setdefault(key, []).extend(float(v) for v in values)
     return history
+
+
+def shift_and_mirror(images: np.ndarray, rng: np.random.Generator, max_shift: int = 2):
+    """Each image moved by up to ``max_shift`` pixels each way (zeros fill in), and
+    mirrored left-right with probability 1/2."""
+    n, h, w = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]
+    cols = dx[:, None] + np.arange(w)[None, :]
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    flip = rng.random(n) < 0.5
+    out[flip] = out[flip, :, ::-1]
+    return out
+
+
+class AugmentedImages(keras.utils.PyDataset):
+    """Shuffled batches of shifted and mirrored images (input = target), seeded per epoch."""
+
+    def __init__(self, images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0):
+        super().__init__()
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.epoch = first_epoch
+        self._order()
+
+    def _order(self):
+        self.rng = np.random.default_rng([self.seed, self.epoch])
+        self.order = self.rng.permutation(len(self.images))
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        chunk = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        batch = shift_and_mirror(self.images[chunk], rng)
+        return batch, batch
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order()
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):

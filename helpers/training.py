@@ -27,6 +27,8 @@ def train_fashion_mnist(
     batch_size: int = 64,
     max_val: float = 1.0,
     seed: int = 0,
+    schedule: str = "constant",
+    augment: bool = False,
     checkpoint: str | os.PathLike = "runs/train/checkpoint.keras",
     out: str | os.PathLike = "helpers/weights/fashion_mnist.weights.h5",
 ) -> dict:
@@ -46,6 +48,8 @@ def train_fashion_mnist(
         seed=seed,
         checkpoint=checkpoint,
         verbose=2,
+        schedule=schedule,
+        augment=augment,
     )
     seconds = time.time() - start
     save_weights(autoencoder, out)
@@ -56,6 +60,8 @@ def train_fashion_mnist(
         "recipe": {
             "optimizer": "Adam",
             "learning_rate": 1e-3,
+            "schedule": schedule,
+            "augment": "shift up to 2 px, mirror half" if augment else "none",
             "batch_size": batch_size,
             "epochs": len(history.get("loss", [])),
             "loss": f"1 - mean SSIM, max_val={max_val}",
@@ -66,7 +72,8 @@ def train_fashion_mnist(
         "test_ssim_note": "mean tf.image.ssim-style SSIM (max_val 1.0) of the 10,000 test "
         "images against their reconstructions",
         "command": f"python -m helpers train --epochs {epochs} --batch-size {batch_size} "
-        f"--max-val {max_val} --seed {seed}",
+        f"--max-val {max_val} --seed {seed} --schedule {schedule}"
+        + (" --augment" if augment else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "train_seconds_last_session": round(seconds, 1),
         "keras_backend": __import__("keras").backend.backend(),

@@ -77,3 +77,52 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path, real_images):
     assert not np.allclose(ae2.get_weights()[0], saved[0])
     done = M.train(ae2, x, epochs=2, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt)
     assert done == both
+
+
+def test_shift_and_mirror_moves_content_a_little_and_is_seeded():
+    x = np.zeros((200, 12, 12, 1), np.float32)
+    x[:, 5, 4, 0] = 1.0  # one bright pixel, away from the borders
+    out = M.shift_and_mirror(x, np.random.default_rng(0))
+    assert out.shape == x.shape and out.sum() == x.sum()
+    rows, cols = np.nonzero(out[..., 0])[1:]
+    assert set(rows) == {3, 4, 5, 6, 7}  # up to 2 pixels either way
+    mirrored = 11 - cols  # the pixel's column as if not mirrored
+    assert (np.minimum(np.abs(cols - 4), np.abs(mirrored - 4)) <= 2).all()
+    assert (np.abs(cols - 4) > 2).any()  # some were mirrored (column 7 +- 2)
+    again = M.shift_and_mirror(x, np.random.default_rng(0))
+    np.testing.assert_array_equal(out, again)
+
+
+def test_augmented_batches_resume_with_the_epoch_they_left_off():
+    x = np.random.default_rng(0).random((70, 8, 8, 1)).astype(np.float32)
+    fresh = M.AugmentedImages(x, 32, seed=3)
+    assert len(fresh) == 3
+    first_inputs, first_targets = fresh[0]
+    np.testing.assert_array_equal(first_inputs, first_targets)  # rebuild what it is shown
+    fresh.on_epoch_end()
+    resumed = M.AugmentedImages(x, 32, seed=3, first_epoch=1)
+    np.testing.assert_array_equal(fresh[2][0], resumed[2][0])
+    assert not np.array_equal(first_inputs, fresh[0][0])
+
+
+def test_cosine_schedule_and_augmentation_train_reproducibly(real_images):
+    x, _ = real_images
+    runs = []
+    for _ in range(2):
+        M.set_seed(0)
+        ae, _, _ = M.build_autoencoder()
+        hist = M.train(
+            ae,
+            x,
+            epochs=2,
+            batch_size=32,
+            n_images=64,
+            verbose=0,
+            schedule="cosine",
+            augment=True,
+        )
+        runs.append(hist["loss"])
+        assert float(ae.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert runs[0] == runs[1]
+    with pytest.raises(ValueError, match="schedule"):
+        M.train(ae, x, epochs=1, n_images=32, verbose=0, schedule="step")
