@@ -143,7 +143,9 @@ def train(
     return history
 
 
-def shift_and_mirror(images: np.ndarray, rng: np.random.Generator, max_shift: int = 2):
+def shift_and_mirror(
+    images: np.ndarray, rng: np.random.Generator, max_shift: int = 2
+) -> np.ndarray:
     """Each image moved by up to ``max_shift`` pixels each way (zeros fill in), and
     mirrored left-right with probability 1/2."""
     n, h, w = images.shape[:3]
@@ -167,8 +169,7 @@ class AugmentedImages(keras.utils.PyDataset):
         self._order()
 
     def _order(self):
-        self.rng = np.random.default_rng([self.seed, self.epoch])
-        self.order = self.rng.permutation(len(self.images))
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
 
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
