@@ -23,6 +23,7 @@ from quality import DEFAULT, _markdown, score_variant
 from helpers import config
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
+from helpers.matching import default_rule
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim
 from helpers.training import test_set_ssim, train_fashion_mnist
@@ -49,12 +50,12 @@ def evaluate(weights: Path, data, draws: int) -> dict:
         "test_ssim": test_set_ssim(autoencoder, x_test),
         "clusters": {m: cluster_metrics(c, y_test) for m, c in clusters.items()},
     }
-    for per, rule in ((10, "image"), (1, "cluster")):
+    for per in (10, 1):
         rows = []
         for draw in range(draws):
             idx = choose_examples(y_train, per, seed=draw)
             sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
-            variant = (DEFAULT[0], rule, DEFAULT[2], DEFAULT[3])
+            variant = (DEFAULT[0], default_rule(per), DEFAULT[2], DEFAULT[3])
             r, _ = score_variant(sim, y_train[idx], clusters["spectral"], codes, y_test, *variant)
             rows.append(r)
         out[f"labels_{per}"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

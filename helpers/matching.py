@@ -137,6 +137,16 @@ class Pile:
     n_neighbors: int = DEFAULT_NEIGHBOURS
 
 
+def default_rule(examples_per_class: int) -> LabelRule:
+    """``"cluster"`` when each class has a single example, else ``"image"``.
+
+    One example says little about a class, and a cluster's members together say more
+    (README, quality table: accuracy 0.533 against 0.498 with one example on Fashion-MNIST;
+    with 5 or 10 examples each image's own closest class is better).
+    """
+    return "cluster" if examples_per_class <= 1 else "image"
+
+
 def map_clusters_to_classes(
     losses: np.ndarray, clusters: np.ndarray, n_clusters: int
 ) -> np.ndarray:

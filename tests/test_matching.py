@@ -152,3 +152,8 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
     honest = Mt._spread_held_out(loo, ex_labels, 3, "top3", pile)
     pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly
     assert np.array_equal(Mt._spread_held_out(loo, ex_labels, 3, "top3", pile)[4], honest[4])
+
+
+def test_default_rule_uses_clusters_only_for_single_examples():
+    assert Mt.default_rule(1) == "cluster"
+    assert Mt.default_rule(5) == Mt.default_rule(10) == "image"
