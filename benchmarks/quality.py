@@ -55,10 +55,9 @@ def score_variant(sim, ex_labels, clusters, codes, y, aggregate, rule, score, al
     }, (cov, prec)
 
 
-def tutorial_scores(recon, clusters, mapping, ex_recon, ex_labels, y):
+def tutorial_scores(recon, clusters, losses, ex_recon, ex_labels, y):
     """The tutorial's rule on the cluster mapped to ankle boots (class 9), as it was shown."""
-    boot_cluster = int(np.argmax(mapping == 9))
-    rows = M.tutorial_report(recon, clusters, boot_cluster, ex_recon[ex_labels == 9], 9, y)
+    rows = M.tutorial_on_class(recon, clusters, losses, ex_recon, ex_labels, 9, y)
     return {
         f"t={r['threshold']}": {k: r[k] for k in ("accepted", "coverage", "precision")}
         for r in rows
@@ -126,10 +125,8 @@ def main(argv=None) -> int:
                 labels = M.assign_labels(losses, clusters, 10, DEFAULT[1], threshold_on=DEFAULT[2])
                 calibrated.append(M.evaluate(labels, y_test, cal["threshold"]))
             km = by_method["kmeans"]  # the tutorial's rule on the tutorial's clusters
-            mapping = M.map_clusters_to_classes(
-                M.class_losses_from_similarity(sim, ex_labels, 10), km, 10
-            )
-            tutorial.append(tutorial_scores(recon, km, mapping, ex_recon, ex_labels, y_test))
+            mean_losses = M.class_losses_from_similarity(sim, ex_labels, 10)
+            tutorial.append(tutorial_scores(recon, km, mean_losses, ex_recon, ex_labels, y_test))
         report["labels"][per] = {
             name: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
             for name, rs in results.items()

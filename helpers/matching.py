@@ -384,6 +384,24 @@ def tutorial_report(
     return report
 
 
+def tutorial_on_class(
+    recon_images: np.ndarray,
+    clusters: np.ndarray,
+    losses: np.ndarray,
+    recon_examples: np.ndarray,
+    example_labels: np.ndarray,
+    class_id: int,
+    true_labels: np.ndarray | None = None,
+) -> list[dict]:
+    """The tutorial's rule as it was shown: on the cluster mapped to ``class_id``, against
+    that class's examples, at each of its thresholds."""
+    clusters, example_labels = np.asarray(clusters), np.asarray(example_labels)
+    mapping = map_clusters_to_classes(losses, clusters, int(clusters.max()) + 1)
+    cluster_id = int(np.argmax(mapping == class_id))
+    examples = recon_examples[example_labels == class_id]
+    return tutorial_report(recon_images, clusters, cluster_id, examples, class_id, true_labels)
+
+
 def label_rows(
     labels: Labels,
     threshold: float,

@@ -157,3 +157,12 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
 def test_default_rule_uses_clusters_only_for_single_examples():
     assert Mt.default_rule(1) == "cluster"
     assert Mt.default_rule(5) == Mt.default_rule(10) == "image"
+
+
+def test_tutorial_on_class_uses_the_cluster_mapped_to_that_class(real_images):
+    x, y = real_images
+    clusters = (y == 9).astype(int)  # cluster 1 holds the ankle boots
+    losses = np.stack([np.where(y == 9, 0.9, 0.1), np.where(y == 9, 0.1, 0.9)], axis=1)
+    boots = np.flatnonzero(y == 9)
+    rows = Mt.tutorial_on_class(x, clusters, losses, x[boots[:3]], np.array([1, 1, 1]), 1, y == 9)
+    assert [r["cluster"] for r in rows] == [1, 1] and rows[0]["compared"] == 3
