@@ -1,17 +1,17 @@
-"""The run directory: named artifacts written atomically (temp file + rename) and read back."""
+"""The run directory: named artifacts written atomically (``helpers.files``) and read back."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from helpers import config
+from helpers.files import atomic_write, write_text
 
 # What each notebook leaves behind, in pipeline order; a new upstream artifact makes the
 # ones after it stale.
@@ -34,18 +34,6 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
-    def _atomic_write(self, name: str, write) -> Path:
-        target = self.path / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.path)
-        os.close(fd)
-        try:
-            write(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
-
     def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
         """Save arrays into ``name`` (.npz)."""
 
@@ -53,7 +41,7 @@ class RunDir:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
 
-        return self._atomic_write(name, write)
+        return atomic_write(self.path / name, write)
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray]:
         path = self.path / name
@@ -67,13 +55,10 @@ class RunDir:
 
     def save_text(self, name: str, text: str) -> Path:
         """Save text into ``name`` (may name a sub-folder of the run directory)."""
-        (self.path / name).parent.mkdir(parents=True, exist_ok=True)
-        return self._atomic_write(name, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return write_text(self.path / name, text)
 
     def save_json(self, name: str, obj) -> Path:
-        return self._atomic_write(
-            name, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=_jsonable))
-        )
+        return self.save_text(name, json.dumps(obj, indent=2, default=_jsonable))
 
     def load_json(self, name: str):
         path = self.path / name
@@ -89,7 +74,7 @@ class RunDir:
                 writer.writeheader()
                 writer.writerows(rows)
 
-        return self._atomic_write(name, write)
+        return atomic_write(self.path / name, write)
 
     def invalidate_after(self, name: str) -> list[str]:
         """Delete the artifacts that were computed from an older ``name``."""

@@ -18,40 +18,56 @@ import keras
 import numpy as np
 from keras import layers
 
+from helpers.files import atomic_write, write_text
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def build_autoencoder(
-    input_shape: tuple[int, int, int] = (28, 28, 1), latent_dim: int = 10
+    input_shape: tuple[int, int, int] = (28, 28, 1), latent_dim: int = 10, seed: int = 0
 ) -> tuple[keras.Model, keras.Model, keras.Model]:
-    """The autoencoder, its encoder and its decoder (the tutorial's architecture)."""
+    """The autoencoder, its encoder and its decoder (the tutorial's architecture).
+
+    Every layer's initial weights are drawn from ``seed``, so one seed builds one model.
+    """
     h, w, channels = input_shape
     if h % 4 or w % 4:
         raise ValueError(f"image height and width must be multiples of 4, got {input_shape}")
+    seeds = iter(range(seed * 100, seed * 100 + 100))
+
+    def init():  # Keras's default initializer, with a seed of its own for each layer
+        return {"kernel_initializer": keras.initializers.GlorotUniform(seed=next(seeds))}
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, (filters, stride) in enumerate([(32, 1), (64, 2), (64, 2)], start=1):
-        x = layers.Conv2D(filters, 3, strides=stride, padding="same", name=f"enc_conv{i}")(x)
+        x = layers.Conv2D(
+            filters, 3, strides=stride, padding="same", name=f"enc_conv{i}", **init()
+        )(x)
         x = layers.BatchNormalization(name=f"enc_bn{i}")(x)
         x = layers.LeakyReLU(name=f"enc_act{i}")(x)
     x = layers.Flatten(name="enc_flatten")(x)
-    code = layers.Dense(latent_dim, name="code")(x)
+    code = layers.Dense(latent_dim, name="code", **init())(x)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(latent_dim,), name="code_in")
-    y = layers.Dense((h // 4) * (w // 4) * 64, name="dec_dense")(code_in)
+    y = layers.Dense((h // 4) * (w // 4) * 64, name="dec_dense", **init())(code_in)
     y = layers.Reshape((h // 4, w // 4, 64), name="dec_reshape")(y)
     for i, (filters, stride) in enumerate([(64, 2), (64, 2), (32, 1)], start=1):
         y = layers.Conv2DTranspose(
-            filters, 3, strides=stride, padding="same", name=f"dec_deconv{i}"
+            filters, 3, strides=stride, padding="same", name=f"dec_deconv{i}", **init()
         )(y)
         y = layers.BatchNormalization(name=f"dec_bn{i}")(y)
         y = layers.LeakyReLU(name=f"dec_act{i}")(y)
     out = layers.Conv2DTranspose(
-        channels, 3, strides=1, padding="same", activation="sigmoid", name="reconstruction"
+        channels,
+        3,
+        strides=1,
+        padding="same",
+        activation="sigmoid",
+        name="reconstruction",
+        **init(),
     )(y)
     decoder = keras.Model(code_in, out, name="decoder")
 
@@ -85,7 +101,6 @@ def train(
     x_train: np.ndarray,
     epochs: int = 20,
     batch_size: int = 64,
-    x_val: np.ndarray | None = None,
     max_val: float = DEFAULT_MAX_VAL,
     learning_rate: float = 1e-3,
     n_images: int | None = None,
@@ -104,7 +119,11 @@ def train(
     atomically after every epoch, and a later call with the same path resumes from there.
     ``schedule="cosine"`` lowers the learning rate along a cosine to 0 by the last epoch
     (the tutorial's is ``"constant"``); ``augment=True`` shows each image shifted by up to
-    2 pixels and mirrored half of the time, a fresh seeded draw every epoch.
+    2 pixels and mirrored half of the time.
+
+    Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
+    two runs with one seed, or a run interrupted and resumed, end with the same weights
+    (given a model built with the same seed).
     """
     if n_images is not None and n_images < len(x_train):
         idx = np.random.default_rng(seed).choice(len(x_train), n_images, replace=False)
@@ -125,16 +144,12 @@ def train(
         callbacks.append(saver)
     if initial_epoch >= epochs:
         return history
-    validation = (x_val, x_val) if x_val is not None else None
-    if augment:
-        data = {"x": AugmentedImages(x_train, batch_size, seed, first_epoch=initial_epoch)}
-    else:
-        data = {"x": x_train, "y": x_train, "batch_size": batch_size, "shuffle": True}
+    batches = EpochBatches(x_train, batch_size, seed, first_epoch=initial_epoch, augment=augment)
     fit = autoencoder.fit(
-        **data,
+        batches,
         epochs=epochs,
         initial_epoch=initial_epoch,
-        validation_data=validation,
+        shuffle=False,  # the order is EpochBatches', seeded per epoch
         verbose=verbose,
         callbacks=callbacks,
     )
@@ -159,12 +174,24 @@ def shift_and_mirror(
     return out
 
 
-class AugmentedImages(keras.utils.PyDataset):
-    """Shuffled batches of shifted and mirrored images (input = target), seeded per epoch."""
+class EpochBatches(keras.utils.PyDataset):
+    """Batches of images (input = target) in an order drawn from ``(seed, epoch)``.
 
-    def __init__(self, images: np.ndarray, batch_size: int, seed: int, first_epoch: int = 0):
+    Keras's own shuffling draws from a global generator whose state a resumed run does not
+    have; drawing each epoch's order from its number makes epoch 3 the same whether or not
+    the run stopped after epoch 2. ``augment`` shifts and mirrors each batch, also seeded.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        batch_size: int,
+        seed: int,
+        first_epoch: int = 0,
+        augment: bool = False,
+    ):
         super().__init__()
-        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.images, self.batch_size, self.seed, self.augment = images, batch_size, seed, augment
         self.epoch = first_epoch
         self._order()
 
@@ -176,8 +203,9 @@ class AugmentedImages(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         chunk = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        batch = shift_and_mirror(self.images[chunk], rng)
+        batch = self.images[chunk]
+        if self.augment:
+            batch = shift_and_mirror(batch, np.random.default_rng([self.seed, self.epoch, index]))
         return batch, batch
 
     def on_epoch_end(self):
@@ -213,14 +241,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.stem}.tmp.keras")
-        self.model.save(tmp)
-        os.replace(tmp, self.path)
-        state = {"epoch": epoch + 1, "history": self.history}
-        tmp_state = self.state_path.with_name(f".{self.state_path.name}.tmp")
-        tmp_state.write_text(json.dumps(state))
-        os.replace(tmp_state, self.state_path)
+        atomic_write(self.path, self.model.save)
+        write_text(self.state_path, json.dumps({"epoch": epoch + 1, "history": self.history}))
 
 
 def encode(encoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -238,11 +260,7 @@ def save_weights(autoencoder: keras.Model, path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.name.endswith(".weights.h5"):
         raise ValueError(f"{path}: Keras 3 weight files must end in .weights.h5")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name[: -len('.weights.h5')]}.tmp.weights.h5")
-    autoencoder.save_weights(tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, autoencoder.save_weights)
 
 
 def load_weights(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import config
+from helpers.files import write_text
 from helpers.data import load_fashion_mnist, to_float_images
 from helpers.model import build_autoencoder, reconstruct, save_weights, train
 from helpers.ssim import ssim
@@ -78,9 +79,6 @@ def train_fashion_mnist(
         "train_seconds_last_session": round(seconds, 1),
         "keras_backend": __import__("keras").backend.backend(),
     }
-    tmp = out.with_suffix(".json.tmp")
-    json_path = Path(str(out).removesuffix(".weights.h5") + ".json")
-    tmp.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp, json_path)
+    write_text(Path(str(out).removesuffix(".weights.h5") + ".json"), json.dumps(info, indent=2) + "\n")
     print(json.dumps(info, indent=2))
     return info

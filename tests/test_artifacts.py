@@ -48,3 +48,30 @@ def test_invalidate_after_removes_downstream_only(tmp_path):
 def test_run_dir_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path / "elsewhere"))
     assert RunDir().path == tmp_path / "elsewhere"
+
+
+def test_files_get_the_usual_mode_under_the_umask(tmp_path):
+    import os
+    import stat
+
+    from helpers.files import atomic_write, write_text
+
+    old = os.umask(0o022)
+    try:
+        run = RunDir(tmp_path / "run")
+        written = [
+            run.save_arrays("codes.npz", codes=np.zeros(2)),
+            run.save_json("info.json", {}),
+            run.save_csv("labels.csv", [], ["image"]),
+            run.save_text("notebooks/01.html", "<p>"),
+            write_text(tmp_path / "a.json", "{}"),
+            atomic_write(tmp_path / "w.weights.h5", lambda tmp: tmp.write_bytes(b"x")),
+        ]
+        os.umask(0o077)
+        private = write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert not list(tmp_path.rglob(".*tmp*"))

@@ -93,14 +93,15 @@ def test_shift_and_mirror_moves_content_a_little_and_is_seeded():
     np.testing.assert_array_equal(out, again)
 
 
-def test_augmented_batches_resume_with_the_epoch_they_left_off():
+@pytest.mark.parametrize("augment", [False, True])
+def test_epoch_batches_resume_with_the_epoch_they_left_off(augment):
     x = np.random.default_rng(0).random((70, 8, 8, 1)).astype(np.float32)
-    fresh = M.AugmentedImages(x, 32, seed=3)
+    fresh = M.EpochBatches(x, 32, seed=3, augment=augment)
     assert len(fresh) == 3
     first_inputs, first_targets = fresh[0]
     np.testing.assert_array_equal(first_inputs, first_targets)  # rebuild what it is shown
     fresh.on_epoch_end()
-    resumed = M.AugmentedImages(x, 32, seed=3, first_epoch=1)
+    resumed = M.EpochBatches(x, 32, seed=3, first_epoch=1, augment=augment)
     np.testing.assert_array_equal(fresh[2][0], resumed[2][0])
     assert not np.array_equal(first_inputs, fresh[0][0])
 
@@ -126,3 +127,66 @@ def test_cosine_schedule_and_augmentation_train_reproducibly(real_images):
     assert runs[0] == runs[1]
     with pytest.raises(ValueError, match="schedule"):
         M.train(ae, x, epochs=1, n_images=32, verbose=0, schedule="step")
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import os, signal, sys
+import keras, numpy as np
+from helpers import model as M
+from helpers.data import load_fashion_mnist, to_float_images
+
+out, checkpoint, kill_in_epoch = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
+(x, _), _ = load_fashion_mnist()
+x = to_float_images(x[:640])
+
+
+class Kill(keras.callbacks.Callback):  # a crash halfway through an epoch
+    def on_train_batch_end(self, batch, logs=None):
+        if self.params and self._epoch == kill_in_epoch and batch == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+ae, _, _ = M.build_autoencoder(seed=5)
+M.train(ae, x, epochs=4, seed=5, verbose=0, checkpoint=checkpoint, callbacks=[Kill()])
+np.savez(out, *ae.get_weights())
+"""
+
+
+def _train_in_fresh_process(tmp_path, name, checkpoint=None, kill_in_epoch=-1):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train_once.py"
+    script.write_text(TRAIN_IN_A_FRESH_PROCESS)
+    out = tmp_path / f"{name}.npz"
+    args = [sys.executable, str(script), str(out), str(checkpoint or ""), str(kill_in_epoch)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    return done, out
+
+
+def _weights(path):
+    with np.load(path) as saved:
+        return [saved[k] for k in saved.files]
+
+
+def test_training_gives_identical_weights_in_fresh_processes(tmp_path):
+    runs = [_train_in_fresh_process(tmp_path, f"run{i}") for i in (1, 2)]
+    for done, _ in runs:
+        assert done.returncode == 0, done.stderr[-2000:]
+    for a, b in zip(_weights(runs[0][1]), _weights(runs[1][1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    ckpt = tmp_path / "ckpt" / "train.keras"
+    killed, out = _train_in_fresh_process(tmp_path, "resumed", ckpt, kill_in_epoch=2)
+    assert killed.returncode == -9 and not out.exists()  # SIGKILL in epoch 3 of 4
+    resumed, out = _train_in_fresh_process(tmp_path, "resumed", ckpt)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole, whole_out = _train_in_fresh_process(tmp_path, "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    for a, b in zip(_weights(out), _weights(whole_out), strict=True):
+        np.testing.assert_array_equal(a, b)
