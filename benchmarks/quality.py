@@ -16,48 +16,48 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from tables import markdown_table
 
-from helpers import matching as M
+from helpers.calibration import PileScores, calibrate_threshold
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
+from helpers.evaluation import evaluate, label_quality, precision_coverage_curve
+from helpers.labels import DEFAULT_SETTINGS, LabelSettings, label_images
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim
+from helpers.tutorial import tutorial_on_class
 
-VARIANTS = {
-    # name: (aggregate over a class's examples, label rule, threshold on, spread alpha)
-    "mean, image, loss": ("mean", "image", "loss", 0.0),
-    "mean, cluster, loss": ("mean", "cluster", "loss", 0.0),
-    "top3, image, loss": ("top3", "image", "loss", 0.0),
-    "top3, image, margin": ("top3", "image", "margin", 0.0),
-    "top3, image, margin, spread 0.5": ("top3", "image", "margin", 0.5),
-    "top3, image, margin, spread 0.8": ("top3", "image", "margin", 0.8),
-    "top3, image, margin, spread 0.9": ("top3", "image", "margin", 0.9),
-    "top3, cluster, margin, spread 0.8": ("top3", "cluster", "margin", 0.8),
-}
+# Each row changes the library's defaults (DEFAULT_SETTINGS) in one or two ways; the rule
+# is always named, so the one-example rows show each rule as it is.
+ROWS = [
+    replace(DEFAULT_SETTINGS, aggregate="mean", rule="image", threshold_on="loss", spread=0),
+    replace(DEFAULT_SETTINGS, aggregate="mean", rule="cluster", threshold_on="loss", spread=0),
+    replace(DEFAULT_SETTINGS, rule="image", threshold_on="loss", spread=0),
+    replace(DEFAULT_SETTINGS, rule="image", spread=0),
+    replace(DEFAULT_SETTINGS, rule="image", spread=0.5),
+    replace(DEFAULT_SETTINGS, rule="image"),  # the defaults with more than one example
+    replace(DEFAULT_SETTINGS, rule="image", spread=0.9),
+    replace(DEFAULT_SETTINGS, rule="cluster"),  # the defaults with one example per class
+]
 PER_CLASS = (1, 5, 10)
-DEFAULT = ("top3", "image", "margin", M.DEFAULT_SPREAD)  # what notebook 05 uses
 
 
-def score_variant(sim, ex_labels, clusters, codes, y, aggregate, rule, score, alpha):
-    losses = M.class_losses_from_similarity(sim, ex_labels, 10, aggregate)
-    losses = M.spread_losses(losses, codes, alpha)
-    labels = M.assign_labels(losses, clusters, 10, rule, threshold_on=score)
-    correct = labels.label == y
-    s = labels.doubt
-    cov, prec, _ = M.precision_coverage_curve(s, correct)
-    return {
-        "accuracy_all": float(correct.mean()),
-        "coverage_at_p95": M.coverage_at_precision(s, correct, 0.95),
-        "coverage_at_p90": M.coverage_at_precision(s, correct, 0.90),
-    }, (cov, prec)
+def row_name(settings: LabelSettings) -> str:
+    """aggregate, rule, threshold on[, spread alpha]: the table's row names."""
+    name = f"{settings.aggregate}, {settings.rule}, {settings.threshold_on}"
+    return name + (f", spread {settings.spread}" if settings.spread else "")
 
 
-def tutorial_scores(recon, clusters, losses, ex_recon, ex_labels, y):
+VARIANTS = {row_name(settings): settings for settings in ROWS}
+
+
+def tutorial_scores(recon, clusters, sim, ex_recon, ex_labels, y):
     """The tutorial's rule on the cluster mapped to ankle boots (class 9), as it was shown."""
-    rows = M.tutorial_on_class(recon, clusters, losses, ex_recon, ex_labels, 9, y)
+    rows = tutorial_on_class(recon, clusters, sim, ex_recon, ex_labels, 9, y)
     return {
         f"t={r['threshold']}": {k: r[k] for k in ("accepted", "coverage", "precision")}
         for r in rows
@@ -105,28 +105,19 @@ def main(argv=None) -> int:
             idx = choose_examples(y_train, per, seed=draw)
             ex_recon, ex_labels = reconstruct(autoencoder, x_train[idx]), y_train[idx]
             sim = pairwise_ssim(recon, ex_recon)
-            for name, variant in VARIANTS.items():
-                r, curve = score_variant(sim, ex_labels, clusters, codes, y_test, *variant)
-                results[name].append(r)
+            for name, settings in VARIANTS.items():
+                labels = label_images(sim, ex_labels, 10, codes, clusters, settings)
+                results[name].append(label_quality(labels, y_test))
                 if draw == 0 and per == 10:
-                    curves[name] = curve
-            if per > 1:  # the default's threshold, calibrated on the examples alone
-                pile = M.Pile(sim, codes, encode(encoder, x_train[idx]), alpha=DEFAULT[3])
-                cal = M.calibrate_threshold(
-                    ex_recon,
-                    ex_labels,
-                    10,
-                    aggregate=DEFAULT[0],
-                    threshold_on=DEFAULT[2],
-                    pile=pile,
-                )
-                losses = M.class_losses_from_similarity(sim, ex_labels, 10, DEFAULT[0])
-                losses = M.spread_losses(losses, codes, DEFAULT[3])
-                labels = M.assign_labels(losses, clusters, 10, DEFAULT[1], threshold_on=DEFAULT[2])
-                calibrated.append(M.evaluate(labels, y_test, cal["threshold"]))
+                    correct = labels.label == y_test
+                    curves[name] = precision_coverage_curve(labels.doubt, correct)[:2]
+            if per > 1:  # the defaults' threshold, calibrated on the examples alone
+                labels = label_images(sim, ex_labels, 10, codes, clusters, DEFAULT_SETTINGS)
+                pile = PileScores(sim, codes, encode(encoder, x_train[idx]))
+                cal = calibrate_threshold(labels, ex_recon, ex_labels, DEFAULT_SETTINGS, pile)
+                calibrated.append(evaluate(labels, y_test, cal.threshold))
             km = by_method["kmeans"]  # the tutorial's rule on the tutorial's clusters
-            mean_losses = M.class_losses_from_similarity(sim, ex_labels, 10)
-            tutorial.append(tutorial_scores(recon, km, mean_losses, ex_recon, ex_labels, y_test))
+            tutorial.append(tutorial_scores(recon, km, sim, ex_recon, ex_labels, y_test))
         report["labels"][per] = {
             name: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
             for name, rs in results.items()
@@ -152,24 +143,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def _markdown(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def format_table(report: dict) -> str:
     lines = [
         f"weights {report['weights']}; cluster seed {report['cluster_seed']}; "
         f"example draws seeded {report['example_draw_seeds']}; {report['seconds']} s",
     ]
-    lines += _markdown(
+    lines += markdown_table(
         ["clusters of the codes", "ACC", "NMI", "ARI"],
         [
             [method, f"{c['acc']:.3f}", f"{c['nmi']:.3f}", f"{c['ari']:.3f}"]
             for method, c in report["clusters"].items()
         ],
     )
-    lines += _markdown(
+    lines += markdown_table(
         [
             "examples/class",
             "variant (aggregate, rule, threshold on, spread)",
@@ -189,7 +175,7 @@ def format_table(report: dict) -> str:
             for name, r in variants.items()
         ],
     )
-    lines += _markdown(
+    lines += markdown_table(
         [
             "examples/class",
             "default, threshold calibrated on the examples",
@@ -208,7 +194,7 @@ def format_table(report: dict) -> str:
             for per, r in report["calibrated_default"].items()
         ],
     )
-    lines += _markdown(
+    lines += markdown_table(
         ["examples/class", "tutorial rule (boots cluster)", "accepted", "coverage", "precision"],
         [
             [str(per), t, f"{r['accepted']:.1f}", f"{r['coverage']:.4f}", f"{r['precision']:.3f}"]

@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from quality import DEFAULT, _markdown, score_variant
+from tables import markdown_table
 
 from helpers import config
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-from helpers.matching import default_rule
+from helpers.evaluation import label_quality
+from helpers.labels import label_images
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim
 from helpers.training import test_set_ssim, train_fashion_mnist
@@ -55,9 +56,8 @@ def evaluate(weights: Path, data, draws: int) -> dict:
         for draw in range(draws):
             idx = choose_examples(y_train, per, seed=draw)
             sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
-            variant = (DEFAULT[0], default_rule(per), DEFAULT[2], DEFAULT[3])
-            r, _ = score_variant(sim, y_train[idx], clusters["spectral"], codes, y_test, *variant)
-            rows.append(r)
+            labels = label_images(sim, y_train[idx], 10, codes, clusters["spectral"])
+            rows.append(label_quality(labels, y_test))
         out[f"labels_{per}"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     return out
 
@@ -123,7 +123,7 @@ def format_table(report: dict) -> str:
                 f"{r['labels_1']['accuracy_all']:.3f}",
             ]
         )
-    return "\n".join(_markdown(header, rows))
+    return "\n".join(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

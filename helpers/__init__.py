@@ -1,10 +1,16 @@
 """Thin library behind the image-labeling workbook.
 
-Modules, bottom to top: ``config``, ``cluster``, ``plots`` -> ``data``, ``ssim``,
-``artifacts`` -> ``model``, ``matching`` -> ``workflow``, ``widgets``, ``training``,
-``headless`` (``python -m helpers``).  Import what you need from the
-module itself (``from helpers.ssim import pairwise_ssim``); importing ``helpers`` alone
-loads nothing heavy.
+Modules by floor; imports point down only:
+
+- bottom: ``config``, ``files``, ``graph``, ``plots``, ``data``, ``ssim``, ``artifacts``,
+  ``evaluation``, ``export``
+- middle: ``model``, ``cluster``, ``labels`` (scores -> spread -> assign),
+  ``calibration``, ``tutorial`` (the tutorial's rule)
+- top: ``workflow`` (load-or-compute steps for the notebooks), ``widgets``, ``training``,
+  ``headless`` (``python -m helpers``)
+
+Import what you need from the module itself (``from helpers.labels import label_images``);
+importing ``helpers`` alone loads nothing heavy.
 """
 
 import os

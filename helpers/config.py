@@ -1,4 +1,4 @@
-"""Settings read from the environment: profile, data folder, run directory, seed."""
+"""Settings read from the environment: profile, data folder, run directory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("smoke", "full")
-DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,6 @@ def run_dir(name: str | os.PathLike | None = None) -> Path:
     if not path.is_absolute():
         path = project_root() / path
     return path
-
-
-def seed() -> int:
-    """The global seed (``$WORKBOOK_SEED``, default 0)."""
-    raw = os.environ.get("WORKBOOK_SEED", str(DEFAULT_SEED))
-    try:
-        return int(raw)
-    except ValueError as err:
-        raise ValueError(f"WORKBOOK_SEED={raw!r} is not an integer") from err
 
 
 def fashion_mnist_dir() -> Path | None:

@@ -2,7 +2,7 @@
 
 Images whose codes are near neighbours usually show the same kind of thing. Two steps use
 that: spectral clustering cuts this graph into clusters (``helpers.cluster``), and label
-spreading lets each image's SSIM losses borrow from its neighbours' (``helpers.matching``).
+spreading lets each image's SSIM losses borrow from its neighbours' (``helpers.labels``).
 """
 
 from __future__ import annotations

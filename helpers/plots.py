@@ -124,21 +124,13 @@ def code_map(
     codes,
     labels=None,
     class_names: Sequence[str] | None = None,
-    method: str = "pca",
     seed: int = 0,
     title: str | None = None,
 ):
-    """All codes projected to 2-D (PCA by default), coloured by class when known."""
-    if method == "pca":
-        from sklearn.decomposition import PCA
+    """All codes projected to 2-D by PCA, coloured by class when known."""
+    from sklearn.decomposition import PCA
 
-        xy = PCA(n_components=2, random_state=seed).fit_transform(codes)
-    elif method == "tsne":
-        from sklearn.manifold import TSNE
-
-        xy = TSNE(n_components=2, random_state=seed, init="pca").fit_transform(codes)
-    else:
-        raise ValueError(f"method must be 'pca' or 'tsne', not {method!r}")
+    xy = PCA(n_components=2, random_state=seed).fit_transform(codes)
     fig, ax = plt.subplots(figsize=(7, 5.5))
     if labels is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=3, alpha=0.5)
@@ -149,7 +141,7 @@ def code_map(
             name = class_names[c] if class_names is not None else str(c)
             ax.scatter(xy[m, 0], xy[m, 1], s=3, alpha=0.6, color=cmap(int(c) % 10), label=name)
         ax.legend(markerscale=4, fontsize=8, loc="best")
-    ax.set_title(title or f"codes, {method.upper()} to 2-D")
+    ax.set_title(title or "codes, PCA to 2-D")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
@@ -163,7 +155,6 @@ def cluster_gallery(
     n_clusters: int,
     per_cluster: int = 8,
     seed: int = 0,
-    cluster_titles: Sequence[str] | None = None,
 ):
     """For each cluster: a row of members and, beneath, their reconstructions."""
     rng = np.random.default_rng(seed)
@@ -185,9 +176,8 @@ def cluster_gallery(
             else:
                 top.axis("off")
                 bottom.axis("off")
-        name = cluster_titles[c] if cluster_titles is not None else f"cluster {c}"
         axes[2 * c, 0].set_ylabel(
-            f"{name}\n({len(members)})", rotation=0, ha="right", va="center", fontsize=8
+            f"cluster {c}\n({len(members)})", rotation=0, ha="right", va="center", fontsize=8
         )
     fig.tight_layout()
     return fig

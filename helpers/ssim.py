@@ -132,11 +132,6 @@ class SSIMLoss(keras.losses.Loss):
         return {**super().get_config(), "max_val": self.max_val}
 
 
-def ssim_loss(y_true, y_pred, max_val: float = DEFAULT_MAX_VAL):
-    """Per-image SSIM loss ``1 - ssim``; ``SSIMLoss`` is the same as a Keras loss object."""
-    return 1.0 - ssim(y_true, y_pred, max_val)
-
-
 def pairwise_ssim(
     a, b, max_val: float = DEFAULT_MAX_VAL, max_bytes: int = 256 * 2**20
 ) -> np.ndarray:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from helpers import config
-from helpers.files import write_text
 from helpers.data import load_fashion_mnist, to_float_images
+from helpers.files import write_text
 from helpers.model import build_autoencoder, reconstruct, save_weights, train
 from helpers.ssim import ssim
 
@@ -79,6 +79,8 @@ def train_fashion_mnist(
         "train_seconds_last_session": round(seconds, 1),
         "keras_backend": __import__("keras").backend.backend(),
     }
-    write_text(Path(str(out).removesuffix(".weights.h5") + ".json"), json.dumps(info, indent=2) + "\n")
+    write_text(
+        Path(str(out).removesuffix(".weights.h5") + ".json"), json.dumps(info, indent=2) + "\n"
+    )
     print(json.dumps(info, indent=2))
     return info

@@ -1,6 +1,7 @@
-"""The threshold explorer: a slider for the SSIM-loss threshold and a class picker that
-update, without recomputing anything heavy, the count accepted, the precision and
-coverage (when truth is known) and a gallery of the accepted images nearest the threshold."""
+"""The threshold explorer: a slider for the threshold (on the margin or the SSIM loss, as
+the labels say) and a class picker that update, without recomputing anything heavy, the
+count accepted, the precision and coverage (when truth is known) and a gallery of the
+accepted images nearest the threshold."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 import ipywidgets as w
 import numpy as np
 
-from helpers.matching import Labels
+from helpers.labels import Labels
 from helpers.plots import figure_png, image_grid
 
 ALL = -1
@@ -23,8 +24,8 @@ class ThresholdExplorer:
         labels: Labels,
         images: np.ndarray,
         class_names: Sequence[str],
+        threshold: float,
         true_labels: np.ndarray | None = None,
-        threshold: float | None = None,
         max_gallery: int = 30,
     ):
         self.labels = labels
@@ -33,10 +34,9 @@ class ThresholdExplorer:
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
         self.max_gallery = max_gallery
         top = float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
-        start = float(np.median(labels.score)) if threshold is None else float(threshold)
         by_margin = labels.threshold_on == "margin"
         self.slider = w.FloatSlider(
-            value=min(max(start, 0.0), top),
+            value=min(max(float(threshold), 0.0), top),
             min=0.0,
             max=top,
             step=float(f"{top / 400:.1g}"),

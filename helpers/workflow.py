@@ -17,7 +17,8 @@ from helpers.data import (
     subset,
     to_float_images,
 )
-from helpers.matching import check_examples_cover_classes, label_rows
+from helpers.export import label_rows
+from helpers.labels import check_examples_cover_classes
 from helpers.model import (
     build_autoencoder,
     encode,
@@ -27,7 +28,7 @@ from helpers.model import (
     shipped_weights_path,
     train,
 )
-from helpers.ssim import pairwise_ssim
+from helpers.ssim import DEFAULT_MAX_VAL, pairwise_ssim
 
 WEIGHTS = "autoencoder.weights.h5"
 WEIGHTS_INFO = "autoencoder.json"
@@ -55,19 +56,34 @@ def load_split(profile: config.Profile, seed: int = 0, data_dir=None) -> Split:
     return Split(to_float_images(x_train), y_train, to_float_images(x_test), y_test, test_ids)
 
 
+def setup(
+    profile: str | None = None, run_dir: str | None = None, seed: int = 0
+) -> tuple[config.Profile, RunDir, Split]:
+    """What every notebook starts from: its profile, run directory and images; says which."""
+    profile_settings = config.get_profile(profile)
+    run = RunDir(run_dir)
+    split = load_split(profile_settings, seed=seed)
+    print(
+        f"profile {profile_settings.name}: {len(split.x_train)} training images, "
+        f"{len(split.x_test)} images to label; results in {run.path}"
+    )
+    return profile_settings, run, split
+
+
 def get_autoencoder(
     run: RunDir,
     profile: config.Profile,
     x_train: np.ndarray,
     train_new: bool | None = None,
     seed: int = 0,
-    max_val: float = 1.0,
+    max_val: float = DEFAULT_MAX_VAL,
     verbose="auto",
 ):
-    """The autoencoder for this run, and where it came from.
+    """The autoencoder, its encoder and decoder for this run, and where they came from.
 
     ``train_new=None`` (auto): reuse the run's weights if they were made for this profile;
-    else, in the ``full`` profile, the shipped weights; else train. ``True`` always trains
+    else, in the ``full`` profile, the shipped weights; else train (what notebooks after
+    02 do when run alone; ``verbose=0`` hides the progress bar). ``True`` always trains
     (resuming an interrupted run from its checkpoint); ``False`` never does.
     """
     made = run.load_json(WEIGHTS_INFO) if run.has(WEIGHTS_INFO) else {}
@@ -84,7 +100,7 @@ def get_autoencoder(
             f"{run / WEIGHTS}: no weights for the {profile.name} profile and training is off"
         )
     else:
-        ae, enc, dec = build_autoencoder()
+        ae, enc, dec = build_autoencoder(seed=seed)
         history = train(
             ae,
             x_train,
@@ -145,11 +161,6 @@ def get_clusters(
     return out
 
 
-def load_workbook_models(run: RunDir, profile: config.Profile, split: Split, seed: int = 0):
-    """The trained autoencoder, for notebooks after 02 (trains only if nothing is there)."""
-    return get_autoencoder(run, profile, split.x_train, seed=seed, verbose=0)
-
-
 @dataclass
 class Examples:
     """The class examples: indices into the training split, labels, codes, reconstructions."""
@@ -175,7 +186,7 @@ def get_similarity(
     recon_images: np.ndarray,
     examples: Examples,
     n_classes: int,
-    max_val: float = 1.0,
+    max_val: float = DEFAULT_MAX_VAL,
 ) -> np.ndarray:
     """(n, n_examples) SSIM of each image's reconstruction with each example's (``scores.npz``).
 
@@ -202,13 +213,9 @@ def get_similarity(
     return sim
 
 
-def write_labels(run: RunDir, labels, threshold: float, split: Split, known_truth: bool = True):
+def write_labels(run: RunDir, labels, threshold: float, split: Split):
     """Write ``labels.csv`` (one row per image) atomically and return its path."""
     rows, fields = label_rows(
-        labels,
-        threshold,
-        split.class_names,
-        image_ids=split.test_ids,
-        true_labels=split.y_test if known_truth else None,
+        labels, threshold, split.class_names, image_ids=split.test_ids, true_labels=split.y_test
     )
     return run.save_csv("labels.csv", rows, fields)

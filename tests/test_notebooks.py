@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,39 @@ def test_first_code_cell_is_tagged_parameters(name):
     assert "PROFILE = None" in "".join(code[0]["source"])
 
 
-def test_headless_run_writes_notebooks_html_and_labels(tmp_path):
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_cells_parse_cleanly_for_papermill(name, caplog):
+    import papermill
+
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        params = papermill.inspect_notebook(str(notebooks_dir() / f"{name}.ipynb"))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert {"PROFILE", "RUN_DIR", "SEED"} <= set(params)
+
+
+def test_papermill_injects_parameters(tmp_path):
+    import papermill
+
+    out = tmp_path / "01.ipynb"
+    papermill.execute_notebook(
+        str(notebooks_dir() / "01_load_data.ipynb"),
+        str(out),
+        parameters={"PROFILE": "smoke", "RUN_DIR": str(tmp_path / "injected")},
+        kernel_name="python3",
+        cwd=str(notebooks_dir()),
+        progress_bar=False,
+    )
+    cells = json.loads(out.read_text())["cells"]
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in cells)
+    printed = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
+    assert f"results in {tmp_path / 'injected'}" in printed
+
+
+def test_headless_run_writes_notebooks_html_and_labels(tmp_path, capfd):
     from helpers.headless import run_workbook
 
     labels = run_workbook(profile="smoke", run_dir=str(tmp_path / "run"), quiet=True)
+    assert "without encryption" not in capfd.readouterr().err
     assert labels == tmp_path / "run" / "labels.csv"
     for name in NOTEBOOKS:
         assert (tmp_path / "run" / "notebooks" / f"{name}.ipynb").is_file()
@@ -51,3 +81,18 @@ def test_headless_run_writes_notebooks_html_and_labels(tmp_path):
     assert list(rows[0])[:6] == ["image", "cluster", "label", "ssim_loss", "accepted", "true_label"]
     assert {r["accepted"] for r in rows} <= {"0", "1"}
     assert not list(Path(tmp_path / "run").glob(".*tmp*"))
+    # notebook 05 labels as the library does with its defaults
+    assert [int(r["label_index"]) for r in rows] == _library_labels(tmp_path / "run").tolist()
+
+
+def _library_labels(path):
+    from helpers.artifacts import RunDir
+    from helpers.config import get_profile
+    from helpers.labels import label_images
+    from helpers.workflow import load_split
+
+    run = RunDir(path)
+    scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
+    example_labels = load_split(get_profile("smoke")).y_train[scores["example_index"]]
+    clusters = run.load_arrays("clusters.npz")["clusters"]
+    return label_images(scores["similarity"], example_labels, 10, codes, clusters).label

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from helpers.matching import assign_labels
+from helpers.labels import assign_labels
 from helpers.widgets import ThresholdExplorer
 
 
 def _explorer(threshold=0.2):
     rng = np.random.default_rng(0)
     losses = rng.random((60, 3)).astype(np.float32)
-    labels = assign_labels(losses, rng.integers(0, 3, 60), 3)
+    labels = assign_labels(losses, rng.integers(0, 3, 60), 3, "image", "loss")
     truth = labels.label.copy()
     truth[:10] = (truth[:10] + 1) % 3  # ten known mistakes
     images = rng.random((60, 28, 28, 1)).astype(np.float32)
@@ -62,7 +62,7 @@ def test_nothing_accepted_is_said_plainly():
 def test_margin_slider_accepts_more_as_it_moves_left():
     rng = np.random.default_rng(1)
     labels = assign_labels(
-        rng.random((40, 3)).astype(np.float32), np.zeros(40, int), 1, threshold_on="margin"
+        rng.random((40, 3)).astype(np.float32), np.zeros(40, int), 1, "image", "margin"
     )
     ex = ThresholdExplorer(labels, rng.random((40, 28, 28, 1)), ["a", "b", "c"], threshold=0.3)
     assert ex.slider.description == "margin ≥" and "margin &ge;" in ex.summary.value

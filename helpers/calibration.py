@@ -1,0 +1,163 @@
+"""A starting threshold from the class examples alone, since a user's pile has no truth.
+
+Leave-one-out: each example is held out in turn and labelled from the other examples,
+exactly as the images are (same combining, same spreading, same score); the threshold is
+the loosest at which those held-out labels are still ``target_precision`` precise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers.evaluation import precision_coverage_curve
+from helpers.graph import knn_graph, nearest_in, spread
+from helpers.labels import DEFAULT_SETTINGS, Labels, LabelSettings, assign_labels, class_losses
+from helpers.ssim import pairwise_ssim
+
+
+@dataclass(frozen=True)
+class PileScores:
+    """The pile being labelled, as spreading a held-out example needs it."""
+
+    similarity: np.ndarray  # (n, n_examples) SSIM of each image against each example
+    codes: np.ndarray  # (n, latent_dim) the images' codes
+    example_codes: np.ndarray  # (n_examples, latent_dim) the examples' codes
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where the threshold starts, and why."""
+
+    threshold: float  # calibrated, or the median score when nothing can be held out
+    calibrated: bool  # False: too few examples to hold one out
+    method: str  # in words
+    target_precision: float
+    n_held_out: int  # examples that could be held out
+    held_out_accepted: int  # of those, how many the threshold accepts
+    held_out_precision: float  # and how many of them were right (NaN when none)
+
+    def __str__(self) -> str:
+        if not self.calibrated:
+            return f"threshold {self.threshold:.4f}: {self.method}"
+        return (
+            f"threshold {self.threshold:.4f} ({self.method}): accepts "
+            f"{self.held_out_accepted} of {self.n_held_out} held-out examples, "
+            f"precision {self.held_out_precision:.3f} (target {self.target_precision})"
+        )
+
+
+def calibrate_threshold(
+    labels: Labels,
+    example_reconstructions: np.ndarray,
+    example_labels: np.ndarray,
+    settings: LabelSettings = DEFAULT_SETTINGS,
+    pile: PileScores | None = None,
+) -> Calibration:
+    """The threshold for ``labels`` (made with ``settings``) that the examples support.
+
+    A class with a single example cannot be held out; when fewer than two examples can,
+    the threshold falls back to the median score (half the images accepted) and
+    ``calibrated`` is False. With spreading (``settings.spread > 0``) a held-out example is
+    spread as an image would be, which needs ``pile``: it joins the graph through its
+    nearest images, whose losses are recomputed without it, so it never vouches for itself.
+    """
+    if labels.threshold_on != settings.threshold_on:
+        raise ValueError(
+            f"labels are thresholded on {labels.threshold_on!r}, settings on "
+            f"{settings.threshold_on!r}: calibrate with the settings that made the labels"
+        )
+    if settings.spread > 0 and pile is None:
+        raise ValueError("calibrating spread labels needs the pile (PileScores)")
+    example_labels = np.asarray(example_labels)
+    n_classes = labels.class_losses.shape[1]
+    loo = _held_out_losses(example_reconstructions, example_labels, n_classes, settings)
+    usable = np.isfinite(loo).all(axis=1)
+    if usable.sum() < 2:
+        return Calibration(
+            threshold=float(np.median(labels.score)),
+            calibrated=False,
+            method="median score: too few examples to hold one out (a class has one)",
+            target_precision=settings.target_precision,
+            n_held_out=int(usable.sum()),
+            held_out_accepted=0,
+            held_out_precision=float("nan"),
+        )
+    if settings.spread > 0:
+        loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, pile)[usable]
+    held_out = assign_labels(
+        loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on
+    )
+    correct = held_out.label == example_labels[usable]
+    _, precision, sorted_doubts = precision_coverage_curve(held_out.doubt, correct)
+    ok = np.flatnonzero(precision >= settings.target_precision)
+    if len(ok) and ok[-1] < len(sorted_doubts) - 1:
+        # halfway to the first held-out example that would break the target
+        doubt = float((sorted_doubts[ok[-1]] + sorted_doubts[ok[-1] + 1]) / 2)
+    elif len(ok):
+        doubt = float(sorted_doubts[-1])
+    else:
+        doubt = float(sorted_doubts[0])
+    threshold = held_out.threshold_for_doubt(doubt)
+    accepted = held_out.accepted(threshold)
+    return Calibration(
+        threshold=threshold,
+        calibrated=True,
+        method="leave-one-out on the examples"
+        + (f", spread (alpha {settings.spread})" if settings.spread > 0 else ""),
+        target_precision=settings.target_precision,
+        n_held_out=int(usable.sum()),
+        held_out_accepted=int(accepted.sum()),
+        held_out_precision=float(correct[accepted].mean()) if accepted.any() else float("nan"),
+    )
+
+
+def _held_out_losses(
+    reconstructions: np.ndarray, example_labels: np.ndarray, n_classes: int, settings
+) -> np.ndarray:
+    """(n_examples, n_classes): each example's losses against the *other* examples (inf
+    where holding it out leaves a class with none)."""
+    sim = pairwise_ssim(reconstructions, reconstructions, max_val=settings.max_val)
+    rows = np.arange(len(example_labels))
+    loo = np.full((len(rows), n_classes), np.inf, np.float32)
+    for i in rows:  # a few dozen examples: a loop over them is cheap
+        keep = rows != i
+        if np.isin(np.arange(n_classes), example_labels[keep]).all():
+            loo[i] = class_losses(
+                sim[i : i + 1, keep], example_labels[keep], n_classes, settings.aggregate
+            )[0]
+    return loo
+
+
+def _spread_held_out(
+    loo: np.ndarray,
+    example_labels: np.ndarray,
+    n_classes: int,
+    settings: LabelSettings,
+    pile: PileScores,
+) -> np.ndarray:
+    """Each held-out example's losses spread as an image's would be, without itself.
+
+    An example joins the graph through its nearest images: its spread losses are
+    ``(1 - alpha) * own + alpha * mean over those images``. The images' losses for the
+    example's class are recomputed without it (the other classes do not change).
+    """
+    alpha, k, aggregate = settings.spread, settings.n_neighbors, settings.aggregate
+    graph = knn_graph(pile.codes, k)
+    neighbours = nearest_in(pile.example_codes, pile.codes, k)
+    spread_pile = spread(
+        class_losses(pile.similarity, example_labels, n_classes, aggregate), graph, alpha
+    )
+    out = np.full_like(loo, np.inf)
+    rows = np.arange(len(example_labels))
+    for i in np.flatnonzero(np.isfinite(loo).all(axis=1)):
+        c = example_labels[i]
+        others = (example_labels == c) & (rows != i)
+        column = class_losses(
+            pile.similarity[:, others], np.zeros(int(others.sum()), np.int64), 1, aggregate
+        )
+        around = spread_pile[neighbours[i]].mean(axis=0)
+        around[c] = spread(column, graph, alpha)[neighbours[i], 0].mean()
+        out[i] = (1 - alpha) * loo[i] + alpha * around
+    return out

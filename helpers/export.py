@@ -1,0 +1,43 @@
+"""The rows of ``labels.csv``, the workbook's output (see the design's labels contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from helpers.labels import Labels
+
+
+def label_rows(
+    labels: Labels,
+    threshold: float,
+    class_names: Sequence[str],
+    image_ids=None,
+    true_labels: np.ndarray | None = None,
+) -> tuple[list[dict], list[str]]:
+    """Rows and columns of ``labels.csv`` (see the design's labels-export contract)."""
+    n = len(labels)
+    ids = list(range(n)) if image_ids is None else list(image_ids)
+    accepted = labels.accepted(threshold)
+    fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
+    if true_labels is not None:
+        fields.append("true_label")
+    fields += ["label_index", "margin"]
+    rows = []
+    for i in range(n):
+        row = {
+            "image": ids[i],
+            "cluster": int(labels.cluster[i]),
+            "label": class_names[int(labels.label[i])],
+            "ssim_loss": f"{labels.ssim_loss[i]:.6f}",
+            "accepted": int(accepted[i]),
+            "label_index": int(labels.label[i]),
+            "margin": f"{labels.margin[i]:.6f}",
+        }
+        if true_labels is not None:
+            row["true_label"] = class_names[int(true_labels[i])]
+        rows.append(row)
+    return rows, fields

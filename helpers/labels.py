@@ -1,0 +1,230 @@
+"""From SSIM scores to labels: combine each class's examples, spread, assign.
+
+Every image's reconstruction has been compared with the reconstruction of every example
+(``pairwise_ssim``: an images x examples similarity matrix). ``label_images`` turns that
+matrix into a class for every image in three steps, each set by one ``LabelSettings``:
+
+1. a class's *loss* for an image: ``1 - SSIM``, combined over that class's examples
+   (``aggregate``: the 3 most alike by default);
+2. those losses *spread* along the codes' nearest-neighbour graph, so an image borrows
+   evidence from the images that look like it (``spread``: how much);
+3. each image takes its closest class (or its cluster's class, ``rule``), with a *margin*:
+   how much worse the runner-up class scores. The threshold applies to the margin or to
+   the loss (``threshold_on``).
+
+The defaults are the best measured on Fashion-MNIST (README, quality tables); the
+tutorial's configuration is ``TUTORIAL``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph, spread
+from helpers.ssim import DEFAULT_MAX_VAL, TUTORIAL_MAX_VAL
+
+LabelRule = Literal["image", "cluster"]
+Aggregate = Literal["mean", "top3", "max"]
+ThresholdOn = Literal["loss", "margin"]
+AGGREGATES = ("mean", "top3", "max")
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """How scores become labels. Change one thing with ``dataclasses.replace``."""
+
+    aggregate: Aggregate = "top3"  # a class's examples: 3 most alike, 'mean' or 'max'
+    # 'image': each image's closest class; 'cluster': its cluster's class; None: 'cluster'
+    # with one example per class (accuracy 0.533 against 0.498), else 'image'
+    rule: LabelRule | None = None
+    threshold_on: ThresholdOn = "margin"  # ranks right and wrong labels better than 'loss'
+    spread: float = 0.8  # share of an image's losses from its neighbours; 0.8, 0.9 alike, 0.5 worse
+    max_val: float = DEFAULT_MAX_VAL  # SSIM's dynamic range
+    target_precision: float = 0.95  # what the calibrated threshold aims for
+    n_neighbors: int = DEFAULT_NEIGHBOURS  # of the graph that losses spread along
+
+    def __post_init__(self):
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
+        if self.rule not in (None, "image", "cluster"):
+            raise ValueError(f"rule must be 'image', 'cluster' or None, not {self.rule!r}")
+        if self.threshold_on not in ("loss", "margin"):
+            raise ValueError(f"threshold_on must be 'loss' or 'margin', not {self.threshold_on!r}")
+        if not 0.0 <= self.spread < 1.0:
+            raise ValueError(f"spread must be in [0, 1), not {self.spread}")
+
+    def rule_for(self, example_labels) -> LabelRule:
+        """The rule to use with these examples (``rule=None`` decides by their count)."""
+        if self.rule is not None:
+            return self.rule
+        fewest = np.bincount(np.asarray(example_labels)).min() if len(example_labels) else 0
+        return "cluster" if fewest <= 1 else "image"
+
+
+DEFAULT_SETTINGS = LabelSettings()
+
+# The tutorial's way: mean SSIM loss against the examples, the cluster's class, a
+# threshold on the loss, no spreading, SSIM with max_val 2.0.
+TUTORIAL = LabelSettings(
+    aggregate="mean", rule="cluster", threshold_on="loss", spread=0.0, max_val=TUTORIAL_MAX_VAL
+)
+
+
+@dataclass
+class Labels:
+    """What the workbook decided for each image; ``accepted(t)`` applies a threshold."""
+
+    label: np.ndarray  # (n,) class index given to every image
+    ssim_loss: np.ndarray  # (n,) loss against that class (lower is more alike)
+    margin: np.ndarray  # (n,) loss of the runner-up class minus the given class's loss
+    cluster: np.ndarray  # (n,) cluster of each image
+    class_losses: np.ndarray  # (n, k) loss against every class
+    cluster_to_class: np.ndarray  # (n_clusters,) class each cluster was mapped to
+    rule: LabelRule = "image"
+    threshold_on: ThresholdOn = "loss"  # "loss": accept ssim_loss < t; "margin": margin >= t
+
+    def accepted(self, threshold: float) -> np.ndarray:
+        if self.threshold_on == "margin":
+            return self.margin >= threshold
+        return self.ssim_loss < threshold
+
+    @property
+    def score(self) -> np.ndarray:
+        """The number the threshold applies to."""
+        return self.margin if self.threshold_on == "margin" else self.ssim_loss
+
+    @property
+    def doubt(self) -> np.ndarray:
+        """Larger for less certain labels, whichever score is thresholded."""
+        return -self.margin if self.threshold_on == "margin" else self.ssim_loss
+
+    def threshold_for_doubt(self, doubt: float) -> float:
+        """The threshold that accepts exactly the images with ``self.doubt <= doubt``."""
+        return -doubt if self.threshold_on == "margin" else doubt + 1e-6
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def label_images(
+    similarity: np.ndarray,
+    example_labels: np.ndarray,
+    n_classes: int,
+    codes: np.ndarray,
+    clusters: np.ndarray,
+    settings: LabelSettings = DEFAULT_SETTINGS,
+) -> Labels:
+    """Labels for every image from its (n, n_examples) SSIM against the examples.
+
+    ``similarity`` is computed with ``settings.max_val`` (``pairwise_ssim``); ``codes``
+    (n, latent_dim) give the graph the losses spread along; ``clusters`` (n,) the cluster
+    of each image. Notebook 05, the benchmarks and the headless run all label through here.
+    """
+    losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
+    losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors)
+    n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
+    return assign_labels(
+        losses, clusters, n_clusters, settings.rule_for(example_labels), settings.threshold_on
+    )
+
+
+def check_examples_cover_classes(example_labels, n_classes: int) -> None:
+    """Every class needs at least one example image."""
+    missing = sorted(set(range(n_classes)) - set(np.asarray(example_labels).tolist()))
+    if missing:
+        raise ValueError(f"no example images for class(es) {missing}")
+
+
+def class_losses(
+    similarity: np.ndarray, example_labels, n_classes: int, aggregate: Aggregate
+) -> np.ndarray:
+    """Combine a (n, n_examples) SSIM matrix over each class's examples: (n, n_classes) loss.
+
+    ``aggregate`` says how: ``"mean"`` over all of a class's examples, ``"top3"`` over the
+    three most alike (a class with several looks, say sandals, is not penalised for the
+    looks an image does not have), or ``"max"`` (the single nearest).
+    """
+    example_labels = np.asarray(example_labels)
+    check_examples_cover_classes(example_labels, n_classes)
+    if aggregate == "mean":
+        one_hot = np.eye(n_classes, dtype=np.float32)[example_labels]
+        return (1.0 - (similarity @ one_hot) / one_hot.sum(axis=0)).astype(np.float32)
+    top = {"top3": 3, "max": 1}.get(aggregate)
+    if top is None:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, not {aggregate!r}")
+    out = np.empty((len(similarity), n_classes), np.float32)
+    for c in range(n_classes):
+        cls = similarity[:, example_labels == c]
+        k = min(top, cls.shape[1])
+        out[:, c] = 1.0 - np.partition(cls, cls.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+    return out
+
+
+def spread_losses(
+    losses: np.ndarray, codes: np.ndarray, alpha: float, n_neighbors: int = DEFAULT_NEIGHBOURS
+) -> np.ndarray:
+    """Class losses averaged along the codes' nearest-neighbour graph (label spreading).
+
+    A single SSIM comparison is noisy; the images whose codes surround an image usually
+    show the same kind of thing, so each image's losses are blended with theirs. ``alpha``
+    is how much comes from the neighbourhood (0: none, each image on its own).
+    """
+    losses = np.asarray(losses, np.float32)
+    if alpha == 0:
+        return losses
+    return spread(losses, knn_graph(codes, n_neighbors), alpha)
+
+
+def map_clusters_to_classes(
+    losses: np.ndarray, clusters: np.ndarray, n_clusters: int
+) -> np.ndarray:
+    """Each cluster's class: the one its members are, on average, closest to."""
+    mapping = np.zeros(n_clusters, np.int64)
+    for c in range(n_clusters):
+        members = losses[clusters == c]
+        mapping[c] = int(np.argmin(members.mean(axis=0))) if len(members) else -1
+    return mapping
+
+
+def assign_labels(
+    losses: np.ndarray,
+    clusters: np.ndarray,
+    n_clusters: int,
+    rule: LabelRule,
+    threshold_on: ThresholdOn,
+) -> Labels:
+    """Give every image a class, a loss and a margin.
+
+    ``rule="image"``: each image takes the class it is closest to. ``rule="cluster"``: each
+    image takes its cluster's class (the tutorial's idea), scored against that class.
+    ``threshold_on`` picks what the threshold applies to: the SSIM loss, or the margin by
+    which the runner-up class is worse.
+    """
+    if threshold_on not in ("loss", "margin"):
+        raise ValueError(f"threshold_on must be 'loss' or 'margin', not {threshold_on!r}")
+    losses = np.asarray(losses, np.float32)
+    clusters = np.asarray(clusters)
+    mapping = map_clusters_to_classes(losses, clusters, n_clusters)
+    if rule == "image":
+        label = np.argmin(losses, axis=1)
+    elif rule == "cluster":
+        label = mapping[clusters]
+    else:
+        raise ValueError(f"rule must be 'image' or 'cluster', not {rule!r}")
+    rows = np.arange(len(losses))
+    given = losses[rows, label]
+    others = losses.copy()
+    others[rows, label] = np.inf
+    margin = others.min(axis=1) - given if losses.shape[1] > 1 else np.zeros_like(given)
+    return Labels(
+        label, given, margin.astype(np.float32), clusters, losses, mapping, rule, threshold_on
+    )
+
+
+def label_settings(base: LabelSettings = DEFAULT_SETTINGS, **changes) -> LabelSettings:
+    """``base`` with ``changes``; a change given as None keeps ``base``'s value, so a
+    notebook parameter left at None means the library's default."""
+    return replace(base, **{k: v for k, v in changes.items() if v is not None})

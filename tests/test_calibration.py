@@ -1,0 +1,69 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from helpers import calibration as C
+from helpers.labels import LabelSettings, label_images
+from helpers.ssim import pairwise_ssim
+
+NO_SPREAD = LabelSettings(spread=0.0)
+
+
+def _pile(x, y, per_class=5):
+    """Three classes of real images, ``per_class`` examples each, codes = raw pixels."""
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in (1, 8, 9)])
+    ex_labels = np.repeat(np.arange(3), per_class)
+    flat = x.reshape(len(x), -1)
+    pile = C.PileScores(np.asarray(pairwise_ssim(x, x[ex_idx])), flat, flat[ex_idx])
+    return ex_idx, ex_labels, pile
+
+
+def _labels(pile, ex_labels, settings):
+    clusters = np.zeros(len(pile.codes), np.int64)
+    return label_images(pile.similarity, ex_labels, 3, pile.codes, clusters, settings)
+
+
+@pytest.mark.parametrize("threshold_on", ["loss", "margin"])
+def test_calibration_uses_examples_only(real_images, threshold_on):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y)
+    settings = replace(NO_SPREAD, threshold_on=threshold_on)
+    cal = C.calibrate_threshold(_labels(pile, ex_labels, settings), x[ex_idx], ex_labels, settings)
+    assert cal.calibrated and cal.method.startswith("leave-one-out") and cal.n_held_out == 15
+    assert 0.0 <= cal.threshold < 1.0
+    assert cal.held_out_precision >= 0.95 and cal.held_out_accepted > 0
+    assert "held-out examples" in str(cal)
+
+
+def test_one_example_per_class_falls_back_to_the_median_score(real_images):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y, per_class=1)
+    labels = _labels(pile, ex_labels, LabelSettings())
+    cal = C.calibrate_threshold(labels, x[ex_idx], ex_labels, LabelSettings(), pile)
+    assert not cal.calibrated and cal.threshold == pytest.approx(np.median(labels.score))
+    assert "median" in str(cal)
+
+
+def test_calibration_refuses_settings_that_did_not_make_the_labels(real_images):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y)
+    labels = _labels(pile, ex_labels, NO_SPREAD)
+    with pytest.raises(ValueError, match="threshold"):
+        C.calibrate_threshold(labels, x[ex_idx], ex_labels, replace(NO_SPREAD, threshold_on="loss"))
+    with pytest.raises(ValueError, match="PileScores"):
+        C.calibrate_threshold(labels, x[ex_idx], ex_labels, LabelSettings())
+
+
+def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_images):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y)
+    settings = LabelSettings()
+    cal = C.calibrate_threshold(
+        _labels(pile, ex_labels, settings), x[ex_idx], ex_labels, settings, pile
+    )
+    assert "spread" in cal.method and cal.held_out_precision >= 0.95
+    loo = np.zeros((15, 3), np.float32)
+    honest = C._spread_held_out(loo, ex_labels, 3, settings, pile)
+    pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly
+    assert np.array_equal(C._spread_held_out(loo, ex_labels, 3, settings, pile)[4], honest[4])
