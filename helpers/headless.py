@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +32,6 @@ def run_workbook(
     parameter cells read. Returns the path of ``labels.csv``.
     """
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
@@ -41,28 +41,41 @@ def run_workbook(
     os.environ["WORKBOOK_PROFILE"] = profile
     os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
     start = time.time()
-    for name in NOTEBOOKS:
-        t0 = time.time()
-        nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
-        client = NotebookClient(
-            nb,
-            # the kernel talks over local sockets (IPC), not TCP: nothing leaves the machine,
-            # and the kernel has no reason to warn about unencrypted traffic
-            km=KernelManager(kernel_name="python3", transport="ipc"),
-            timeout=timeout,
-            resources={"metadata": {"path": str(notebooks_dir())}},
-        )
-        try:
-            client.execute()
-        finally:
-            run.save_text(f"notebooks/{name}.ipynb", nbformat.writes(nb))
-            html, _ = HTMLExporter().from_notebook_node(nb)
-            run.save_text(f"notebooks/{name}.html", html)
-        if not quiet:
-            print(f"{name}: {time.time() - t0:.0f} s")
+    with tempfile.TemporaryDirectory(prefix="workbook-kernel-") as sockets:
+        for name in NOTEBOOKS:
+            t0 = time.time()
+            nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+            kernel = _local_kernel(sockets)
+            client = NotebookClient(
+                nb,
+                km=kernel,
+                timeout=timeout,
+                resources={"metadata": {"path": str(notebooks_dir())}},
+            )
+            try:
+                client.execute()
+            finally:
+                if kernel.has_kernel:  # a kernel passed in is not shut down by the client
+                    kernel.shutdown_kernel()
+                run.save_text(f"notebooks/{name}.ipynb", nbformat.writes(nb))
+                html, _ = HTMLExporter().from_notebook_node(nb)
+                run.save_text(f"notebooks/{name}.html", html)
+            if not quiet:
+                print(f"{name}: {time.time() - t0:.0f} s")
     labels = run.path / "labels.csv"
     if not quiet:
         print(f"done in {time.time() - start:.0f} s ({profile} profile)")
         print(f"executed notebooks and HTML: {out_dir}")
         print(f"labels: {labels}")
     return labels
+
+
+def _local_kernel(socket_dir: str):
+    """A kernel that talks over local (IPC) sockets instead of TCP: nothing leaves the
+    machine, and the kernel has no reason to warn about unencrypted traffic. The socket
+    path is absolute, since the kernel runs in the notebooks' folder."""
+    from jupyter_client.manager import KernelManager
+
+    return KernelManager(
+        kernel_name="python3", transport="ipc", ip=os.path.join(socket_dir, "kernel")
+    )
