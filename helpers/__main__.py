@@ -1,9 +1,12 @@
-"""Command line: ``python -m helpers run`` (the whole workbook) and ``python -m helpers train``."""
+"""Command line: ``python -m helpers run`` (the whole workbook), ``python -m helpers export``
+(sort the labelled images into class folders) and ``python -m helpers train``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from helpers.folders import COLORS, FITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +22,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--run-dir", default=None, help="where results go (default runs/default)")
     run.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    run.add_argument(
+        "--data", default=None, help="a folder of images to label (default: Fashion-MNIST)"
+    )
+    run.add_argument(
+        "--examples",
+        default=None,
+        help="a folder with one sub-folder per class, or a path,label CSV",
+    )
+    run.add_argument("--truth", default=None, help="a path,label CSV of known classes, to measure")
+    run.add_argument("--image-size", type=int, default=None, help="pixels per side (default 28)")
+    run.add_argument("--color", choices=COLORS, default=None, help="grey (default) or rgb")
+    run.add_argument("--fit", choices=FITS, default=None, help="pad (default), crop or stretch")
+
+    export = sub.add_parser(
+        "export", help="sort the labelled images into one folder per class (copies or links)"
+    )
+    export.add_argument("--to", required=True, help="a folder; existing files are never replaced")
+    export.add_argument("--run-dir", default=None, help="the run to export (default runs/default)")
+    how = export.add_mutually_exclusive_group()
+    how.add_argument("--copy", dest="how", action="store_const", const="copy", help="(default)")
+    how.add_argument(
+        "--link", dest="how", action="store_const", const="link", help="symbolic links"
+    )
 
     train = sub.add_parser("train", help="train the autoencoder on Fashion-MNIST's 60,000 images")
     train.add_argument("--epochs", type=int, default=20)
@@ -38,7 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from helpers.headless import run_workbook
 
-        run_workbook(profile=args.profile, run_dir=args.run_dir, timeout=args.timeout)
+        run_workbook(
+            profile=args.profile,
+            run_dir=args.run_dir,
+            timeout=args.timeout,
+            data=args.data,
+            examples=args.examples,
+            truth=args.truth,
+            image_size=args.image_size,
+            color=args.color,
+            fit=args.fit,
+        )
+    elif args.command == "export":
+        from helpers.sorting import sort_into_folders
+
+        return sort_into_folders(args.run_dir, args.to, args.how or "copy")
     else:
         from helpers.training import train_fashion_mnist
 

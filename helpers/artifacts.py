@@ -14,7 +14,8 @@ from helpers import config
 from helpers.files import atomic_write, write_text
 
 # What each notebook leaves behind, in pipeline order; a new upstream artifact makes the
-# ones after it stale.
+# ones after it stale. Each also records what it was made from (``made_from``: a
+# fingerprint of its inputs and settings), so another pile or other settings never reuse it.
 PIPELINE = ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "scores.npz", "labels.csv")
 
 
@@ -34,8 +35,15 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
+    def load_fresh_arrays(self, name: str, made_from: str) -> dict[str, np.ndarray] | None:
+        """The arrays in ``name`` if they were made from ``made_from``, else None."""
+        if not self.has(name):
+            return None
+        saved = self.load_arrays(name)
+        return saved if str(saved.get("made_from", "")) == made_from else None
+
     def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
-        """Save arrays into ``name`` (.npz)."""
+        """Save arrays into ``name`` (.npz); pass ``made_from=`` to record what they came from."""
 
         def write(tmp):
             with open(tmp, "wb") as fh:

@@ -55,9 +55,11 @@ def cluster_codes(
 
 
 def contingency(clusters: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int):
-    """Counts (n_clusters, n_classes): how many images of each class fall in each cluster."""
+    """Counts (n_clusters, n_classes): how many images of each class fall in each cluster
+    (images of unknown class, -1, are not counted)."""
+    known = np.asarray(labels) >= 0
     table = np.zeros((n_clusters, n_classes), np.int64)
-    np.add.at(table, (np.asarray(clusters), np.asarray(labels)), 1)
+    np.add.at(table, (np.asarray(clusters)[known], np.asarray(labels)[known]), 1)
     return table
 
 
@@ -77,7 +79,9 @@ def cluster_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
 
 
 def cluster_metrics(clusters: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """ACC (Hungarian), NMI and ARI of clusters against true labels."""
+    """ACC (Hungarian), NMI and ARI of clusters against true labels (-1: unknown, left out)."""
+    known = np.asarray(labels) >= 0
+    clusters, labels = np.asarray(clusters)[known], np.asarray(labels)[known]
     return {
         "acc": cluster_accuracy(clusters, labels),
         "nmi": float(normalized_mutual_info_score(labels, clusters)),

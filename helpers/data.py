@@ -1,4 +1,5 @@
-"""Images in: Fashion-MNIST (offline first), a folder of images, and class example sets."""
+"""Fashion-MNIST (offline first), and the array helpers every pile shares: scaling,
+seeded subsets, seeded example choice. A folder of your own images: ``helpers.folders``."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ FASHION_MNIST_FILES = {
 }
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 class DatasetError(ValueError):
@@ -171,12 +171,12 @@ def _load_folder(folder: Path):
 
 
 def to_float_images(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W) or (N, H, W, 1) images -> float32 (N, H, W, 1) in [0, 1]."""
+    """uint8 (N, H, W) or (N, H, W, C) images -> float32 (N, H, W, C) in [0, 1]."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or images.shape[-1] != 1:
-        raise ValueError(f"expected grayscale images (N, H, W[, 1]), got shape {images.shape}")
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"expected images (N, H, W[, 1 or 3]), got shape {images.shape}")
     if images.dtype == np.uint8:
         return images.astype(np.float32) / 255.0
     images = images.astype(np.float32)
@@ -208,59 +208,3 @@ def choose_examples(
             raise ValueError(f"class {c} has {len(members)} images, fewer than {per_class}")
         chosen.append(rng.choice(members, size=per_class, replace=False))
     return np.concatenate(chosen)
-
-
-def load_image(path: str | os.PathLike, size: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """One image file as uint8 grayscale (H, W), resized to ``size``."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L")
-            if img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
-    except FileNotFoundError:
-        raise
-    except (UnidentifiedImageError, OSError) as err:
-        raise DatasetError(f"{path}: not a readable image ({err})") from err
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def load_image_folder(
-    folder: str | os.PathLike, size: tuple[int, int] = (28, 28)
-) -> tuple[np.ndarray, list[str]]:
-    """All images in a folder as uint8 (N, H, W) and their paths."""
-    paths = list_images(folder)
-    if not paths:
-        raise DatasetError(f"{folder}: holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return np.stack([load_image(p, size) for p in paths]), [str(p) for p in paths]
-
-
-def load_example_folders(
-    folder: str | os.PathLike, size: tuple[int, int] = (28, 28)
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Class examples laid out as ``folder/<class name>/*.png``.
-
-    Returns the uint8 images, their class indices and the class names (sorted folder
-    names), ready for matching.
-    """
-    folder = Path(folder)
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    if not class_dirs:
-        raise DatasetError(f"{folder}: expected one sub-folder of example images per class")
-    images, labels, names = [], [], []
-    for c, class_dir in enumerate(class_dirs):
-        imgs, _ = load_image_folder(class_dir, size)
-        images.append(imgs)
-        labels.append(np.full(len(imgs), c))
-        names.append(class_dir.name)
-    return np.concatenate(images), np.concatenate(labels), names

@@ -1,4 +1,8 @@
-"""How good are labels, when the true classes are known: precision, coverage, accuracy."""
+"""How good are labels, when the true classes are known: precision, coverage, accuracy.
+
+A true class of -1 means unknown (a truth file need not cover the whole pile): such
+images are left out of every measure.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ if TYPE_CHECKING:
 def evaluate(labels: Labels, true_labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Accepted count, coverage, precision of the accepted labels, accuracy of all labels."""
     true_labels = np.asarray(true_labels)
+    known = true_labels >= 0
     ok = labels.accepted(threshold)
     correct = labels.label == true_labels
     n_ok = int(ok.sum())
@@ -20,8 +25,8 @@ def evaluate(labels: Labels, true_labels: np.ndarray, threshold: float) -> dict[
         "threshold": float(threshold),
         "accepted": n_ok,
         "coverage": n_ok / len(labels) if len(labels) else 0.0,
-        "precision": float(correct[ok].mean()) if n_ok else float("nan"),
-        "accuracy_all": float(correct.mean()) if len(labels) else float("nan"),
+        "precision": float(correct[ok & known].mean()) if (ok & known).any() else float("nan"),
+        "accuracy_all": float(correct[known].mean()) if known.any() else float("nan"),
     }
 
 
@@ -54,9 +59,21 @@ def coverage_at_precision(scores: np.ndarray, correct: np.ndarray, target: float
 def label_quality(labels: Labels, true_labels: np.ndarray) -> dict[str, float]:
     """Accuracy with every image labelled, and the largest coverage at which the accepted
     labels are still 95% and 90% precise (the threshold put in the best place)."""
-    correct = labels.label == np.asarray(true_labels)
+    known = np.asarray(true_labels) >= 0
+    correct = (labels.label == np.asarray(true_labels))[known]
+    doubt = labels.doubt[known]
     return {
         "accuracy_all": float(correct.mean()),
-        "coverage_at_p95": coverage_at_precision(labels.doubt, correct, 0.95),
-        "coverage_at_p90": coverage_at_precision(labels.doubt, correct, 0.90),
+        "coverage_at_p95": coverage_at_precision(doubt, correct, 0.95),
+        "coverage_at_p90": coverage_at_precision(doubt, correct, 0.90),
+    }
+
+
+def curves(labels: Labels, true_labels: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Coverage and precision curves when accepting by SSIM loss and by margin."""
+    known = np.asarray(true_labels) >= 0
+    correct = (labels.label == np.asarray(true_labels))[known]
+    return {
+        "by SSIM loss": precision_coverage_curve(labels.ssim_loss[known], correct)[:2],
+        "by margin": precision_coverage_curve(-labels.margin[known], correct)[:2],
     }

@@ -18,14 +18,19 @@ def label_rows(
     image_ids=None,
     true_labels: np.ndarray | None = None,
 ) -> tuple[list[dict], list[str]]:
-    """Rows and columns of ``labels.csv`` (see the design's labels-export contract)."""
+    """Rows and columns of ``labels.csv`` (see the design's labels-export contract).
+
+    ``source`` says where a label came from: ``example`` (a class a person gave) or
+    ``auto``. A true class of -1 (unknown) is left empty.
+    """
     n = len(labels)
     ids = list(range(n)) if image_ids is None else list(image_ids)
     accepted = labels.accepted(threshold)
+    known = labels.known if labels.known is not None else np.full(n, -1)
     fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
     if true_labels is not None:
         fields.append("true_label")
-    fields += ["label_index", "margin"]
+    fields += ["label_index", "margin", "source"]
     rows = []
     for i in range(n):
         row = {
@@ -36,8 +41,10 @@ def label_rows(
             "accepted": int(accepted[i]),
             "label_index": int(labels.label[i]),
             "margin": f"{labels.margin[i]:.6f}",
+            "source": "example" if known[i] >= 0 else "auto",
         }
         if true_labels is not None:
-            row["true_label"] = class_names[int(true_labels[i])]
+            truth = int(true_labels[i])
+            row["true_label"] = class_names[truth] if truth >= 0 else ""
         rows.append(row)
     return rows, fields

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from helpers import config
 from helpers.artifacts import RunDir
+from helpers.inputs import ENVIRONMENT
 
 NOTEBOOKS = (
     "01_load_data",
@@ -24,12 +25,17 @@ def notebooks_dir() -> Path:
 
 
 def run_workbook(
-    profile: str | None = None, run_dir: str | None = None, timeout: int = 3600, quiet: bool = False
+    profile: str | None = None,
+    run_dir: str | None = None,
+    timeout: int = 3600,
+    quiet: bool = False,
+    **inputs,
 ) -> Path:
     """Execute every notebook into ``<run dir>/notebooks`` (``.ipynb`` and ``.html``).
 
-    The profile and run directory reach the notebooks through the environment, which their
-    parameter cells read. Returns the path of ``labels.csv``.
+    The profile, run directory and ``inputs`` (``data``, ``examples``, ``truth``,
+    ``image_size``, ``color``, ``fit``; see ``helpers.inputs``) reach the notebooks through
+    the environment, which their parameter cells read. Returns the path of ``labels.csv``.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -40,6 +46,9 @@ def run_workbook(
     out_dir = run.path / "notebooks"
     os.environ["WORKBOOK_PROFILE"] = profile
     os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
+    for name, value in inputs.items():
+        if value is not None:
+            os.environ[ENVIRONMENT[name]] = str(value)
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="workbook-kernel-") as sockets:
         for name in NOTEBOOKS:

@@ -85,11 +85,28 @@ class Labels:
     cluster_to_class: np.ndarray  # (n_clusters,) class each cluster was mapped to
     rule: LabelRule = "image"
     threshold_on: ThresholdOn = "loss"  # "loss": accept ssim_loss < t; "margin": margin >= t
+    known: np.ndarray | None = None  # (n,) class a person gave (an example), -1 where none
 
     def accepted(self, threshold: float) -> np.ndarray:
+        """Which labels a threshold accepts; a class a person gave is always accepted."""
         if self.threshold_on == "margin":
-            return self.margin >= threshold
-        return self.ssim_loss < threshold
+            ok = self.margin >= threshold
+        else:
+            ok = self.ssim_loss < threshold
+        return ok if self.known is None else ok | (self.known >= 0)
+
+    def with_known(self, index: np.ndarray, classes: np.ndarray) -> Labels:
+        """These labels with the classes a person gave to images ``index`` (examples that
+        are in the pile; an index of -1, an example from elsewhere, is passed over): those
+        images keep that class, whatever the scores say."""
+        index, classes = np.asarray(index, np.int64), np.asarray(classes, np.int64)
+        index, classes = index[index >= 0], classes[index >= 0]
+        known = np.full(len(self), -1, np.int64) if self.known is None else self.known.copy()
+        known[index] = classes
+        label, loss, margin = self.label.copy(), self.ssim_loss.copy(), self.margin.copy()
+        label[index] = classes
+        loss[index], margin[index] = _loss_and_margin(self.class_losses[index], classes)
+        return replace(self, label=label, ssim_loss=loss, margin=margin, known=known)
 
     @property
     def score(self) -> np.ndarray:
@@ -214,14 +231,19 @@ def assign_labels(
         label = mapping[clusters]
     else:
         raise ValueError(f"rule must be 'image' or 'cluster', not {rule!r}")
+    given, margin = _loss_and_margin(losses, label)
+    return Labels(label, given, margin, clusters, losses, mapping, rule, threshold_on)
+
+
+def _loss_and_margin(losses: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's loss against its class, and how much worse the runner-up class is."""
     rows = np.arange(len(losses))
     given = losses[rows, label]
+    if losses.shape[1] < 2:
+        return given, np.zeros_like(given)
     others = losses.copy()
     others[rows, label] = np.inf
-    margin = others.min(axis=1) - given if losses.shape[1] > 1 else np.zeros_like(given)
-    return Labels(
-        label, given, margin.astype(np.float32), clusters, losses, mapping, rule, threshold_on
-    )
+    return given, (others.min(axis=1) - given).astype(np.float32)
 
 
 def label_settings(base: LabelSettings = DEFAULT_SETTINGS, **changes) -> LabelSettings:

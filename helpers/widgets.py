@@ -96,14 +96,18 @@ class ThresholdExplorer:
         )
         wrong = np.zeros(len(idx), bool)
         if self.true_labels is not None:
-            wrong = self.labels.label[idx] != self.true_labels[idx]
+            truth = self.true_labels[idx]
+            known = truth >= 0
+            wrong = (self.labels.label[idx] != truth) & known
             stats["wrong"] = int(wrong.sum())
-            stats["precision"] = float(1 - wrong.mean()) if len(idx) else float("nan")
-            if len(idx):
+            n_known = int(known.sum())
+            stats["precision"] = float(1 - stats["wrong"] / n_known) if n_known else float("nan")
+            if n_known:
                 text += (
                     f" &middot; precision <b>{stats['precision']:.3f}</b> "
-                    f"({len(idx) - stats['wrong']} right, {stats['wrong']} wrong, "
-                    "wrong ones marked in red)"
+                    f"({n_known - stats['wrong']} right, {stats['wrong']} wrong"
+                    + (f" of {n_known} with a known class" if n_known < len(idx) else "")
+                    + ", wrong ones marked in red)"
                 )
         self.stats = stats
         self.summary.value = text

@@ -1,15 +1,11 @@
 import gzip
 import os
-import shutil
-import time
 
 import numpy as np
 import pytest
 
 from helpers import data
 from helpers.data import DatasetError, load_fashion_mnist
-
-from .conftest import data_dir
 
 
 def _write_idx_images(path, images, magic=2051, truncate=0):
@@ -50,12 +46,6 @@ def test_shared_copy_matches_keras_contract(fashion_mnist):
     assert abs(x_train.std() / 255 - 0.3530) < 5e-5
     assert abs(x_test.mean() / 255 - 0.2868) < 5e-5
     assert np.bincount(y_test).tolist() == [1000] * 10
-
-
-def test_loading_is_fast():
-    start = time.perf_counter()
-    load_fashion_mnist(data_dir(), download=False)
-    assert time.perf_counter() - start < 5.0  # generous: about 0.5 s on a 2-core laptop
 
 
 def test_search_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
@@ -129,8 +119,9 @@ def test_to_float_images():
     f = data.to_float_images(x)
     assert f.shape == (1, 2, 2, 1) and f.dtype == np.float32
     np.testing.assert_allclose(f[0, :, :, 0], [[0, 1], [0.2, 0.4]], atol=1e-7)
-    with pytest.raises(ValueError, match="grayscale"):
-        data.to_float_images(np.zeros((2, 28, 28, 3), np.uint8))
+    assert data.to_float_images(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 8, 8, 3)
+    with pytest.raises(ValueError, match="1 or 3"):
+        data.to_float_images(np.zeros((2, 28, 28, 2), np.uint8))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         data.to_float_images(np.full((1, 4, 4), 2.0))
 
@@ -141,25 +132,3 @@ def test_choose_examples_is_seeded_and_balanced(fashion_mnist):
     assert np.bincount(y_train[idx], minlength=10).tolist() == [3] * 10
     assert np.array_equal(idx, data.choose_examples(y_train, per_class=3, seed=5))
     assert not np.array_equal(idx, data.choose_examples(y_train, per_class=3, seed=6))
-
-
-def test_image_folders(tmp_path):
-    from PIL import Image
-
-    for name, value in (("boots", 200), ("bags", 30)):
-        (tmp_path / "ex" / name).mkdir(parents=True)
-        for i in range(2):
-            Image.fromarray(np.full((40, 40), value + i, np.uint8)).save(
-                tmp_path / "ex" / name / f"{i}.png"
-            )
-    images, labels, names = data.load_example_folders(tmp_path / "ex")
-    assert images.shape == (4, 28, 28) and images.dtype == np.uint8
-    assert names == ["bags", "boots"] and labels.tolist() == [0, 0, 1, 1]
-    assert images[2, 0, 0] == 200
-    (tmp_path / "ex" / "bags" / "broken.png").write_bytes(b"not an image")
-    with pytest.raises(DatasetError, match="broken.png.*not a readable image"):
-        data.load_image_folder(tmp_path / "ex" / "bags")
-    shutil.rmtree(tmp_path / "ex" / "boots")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="holds no images"):
-        data.load_image_folder(tmp_path / "empty")

@@ -95,11 +95,13 @@ def test_headless_run_writes_notebooks_html_and_labels(tmp_path):
 def _library_labels(path):
     from helpers.artifacts import RunDir
     from helpers.config import get_profile
+    from helpers.data import choose_examples
     from helpers.labels import label_images
     from helpers.workflow import load_split
 
     run = RunDir(path)
     scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
-    example_labels = load_split(get_profile("smoke")).y_train[scores["example_index"]]
+    y_train = load_split(get_profile("smoke")).y_train
+    example_labels = y_train[choose_examples(y_train, 10, seed=0)]  # notebook 05's defaults
     clusters = run.load_arrays("clusters.npz")["clusters"]
     return label_images(scores["similarity"], example_labels, 10, codes, clusters).label

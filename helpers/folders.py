@@ -1,0 +1,271 @@
+"""Your own images: walk a folder, decode every image file by its content, fit it to the
+model's size. A file that cannot be read is skipped with a reason in words, never fatal.
+
+An image file is one whose name ends in a usual image extension (``IMAGE_SUFFIXES``, any
+case); it is then decoded by content, so a JPEG named ``.png`` reads and a text file named
+``.png`` is skipped. Hidden files and folders (a leading dot) are left out; symbolic links
+to folders are followed once (a link loop ends the walk there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+MAX_PIXELS = 100_000_000  # a header claiming more is refused before decoding (a photo: 12-50 M)
+Color = Literal["grey", "rgb"]
+Fit = Literal["pad", "crop", "stretch"]
+COLORS = ("grey", "rgb")
+FITS = ("pad", "crop", "stretch")
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """How every image becomes a model input: ``size`` x ``size`` pixels, grey or RGB,
+    aspect ratio kept by padding with the border colour (``pad``), or ``crop`` (centre)
+    or ``stretch``."""
+
+    size: int = 28  # the tutorial's model; any multiple of 4 builds the same architecture
+    color: Color = "grey"
+    fit: Fit = "pad"
+
+    def __post_init__(self):
+        if self.size < 4 or self.size % 4:
+            raise ValueError(
+                f"image size must be a multiple of 4 (the model halves it twice), not {self.size}"
+            )
+        if self.color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS}, not {self.color!r}")
+        if self.fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, not {self.fit!r}")
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color == "rgb" else 1
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.size, self.size, self.channels)
+
+
+class UnreadableImage(ValueError):
+    """One file could not be decoded; the message says why, in words."""
+
+
+def list_image_files(folder: str | os.PathLike) -> tuple[list[Path], dict[str, int]]:
+    """Image files under ``folder`` (recursively, sorted), and a count of the other files
+    left aside by extension. A missing folder is an error naming it."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
+    found, others, seen = [], {}, set()
+    for current, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:  # a symbolic link back up the tree: walked once already
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            suffix = Path(name).suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                found.append(Path(current) / name)
+            else:
+                others[suffix or "(none)"] = others.get(suffix or "(none)", 0) + 1
+    return sorted(found), others
+
+
+def read_image(
+    path: str | os.PathLike, fmt: ImageFormat = ImageFormat()
+) -> tuple[np.ndarray, dict]:
+    """One file as uint8 (size, size, channels), and what it was (original size and mode).
+
+    EXIF-rotated photos are turned upright, the first frame of an animation is taken,
+    transparent pixels go onto white, 16-bit greyscale is scaled down, not clipped.
+    Raises ``UnreadableImage`` with the reason in words.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise UnreadableImage(
+                    f"header claims {width} x {height} pixels, over the limit of "
+                    f"{MAX_PIXELS // 1_000_000} megapixels"
+                )
+            info = {"width": width, "height": height, "mode": img.mode, "format": img.format}
+            if img.format == "JPEG":  # decode at a reduced scale when the file is large
+                img.draft(img.mode, (fmt.size * 2, fmt.size * 2))
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            pixels = _fitted(_to_8bit(img, fmt.color), fmt)
+    except UnreadableImage:
+        raise
+    except FileNotFoundError as err:
+        raise UnreadableImage("the file vanished before it could be read") from err
+    except PermissionError as err:
+        raise UnreadableImage("no permission to read the file") from err
+    except UnidentifiedImageError as err:
+        empty = path.is_file() and path.stat().st_size == 0
+        raise UnreadableImage(
+            "empty file (0 bytes)" if empty else "not an image Pillow can read"
+        ) from err
+    except Image.DecompressionBombError as err:  # Pillow's own guard, at open
+        limit = MAX_PIXELS // 1_000_000
+        raise UnreadableImage(
+            f"header claims too many pixels, over {limit} megapixels ({err})"
+        ) from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise UnreadableImage(f"broken or truncated image ({err})") from err
+    return pixels, info
+
+
+def _to_8bit(img, color: Color):
+    """8-bit L or RGB, transparency onto white."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(img, np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB" if color == "rgb" else "L")
+
+
+def _fitted(img, fmt: ImageFormat) -> np.ndarray:
+    from PIL import Image
+
+    width, height = img.size
+    if fmt.fit == "crop":
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    elif fmt.fit == "pad" and width != height:
+        side = max(width, height)
+        pixels = np.asarray(img)
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        fill = tuple(int(v) for v in np.median(border, axis=0).reshape(-1))
+        canvas = Image.new(img.mode, (side, side), fill[0] if img.mode == "L" else fill)
+        canvas.paste(img, ((side - width) // 2, (side - height) // 2))
+        img = canvas
+    img = img.resize((fmt.size, fmt.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = np.asarray(img, np.uint8)
+    return out[..., None] if out.ndim == 2 else out
+
+
+@dataclass
+class ImageFolder:
+    """The readable images of a folder, what they were, and what could not be read."""
+
+    root: Path
+    images: np.ndarray  # uint8 (N, size, size, channels)
+    paths: list[str]  # relative to root, with forward slashes
+    info: list[dict]  # per image: original width, height, mode, format
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    other_files: dict[str, int] = field(default_factory=dict)  # left aside, by extension
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def read_folder(
+    folder: str | os.PathLike,
+    fmt: ImageFormat = ImageFormat(),
+    workers: int | None = None,
+    progress: bool = False,
+) -> ImageFolder:
+    """Every image under ``folder``, decoded in parallel threads (Pillow decodes outside
+    Python's lock). Bad files are skipped and listed; a folder with no readable image is an
+    error naming it."""
+    root = Path(folder).expanduser()
+    files, others = list_image_files(root)
+    return read_files(root, files, fmt, workers, progress, others)
+
+
+def read_files(
+    root: Path,
+    files: Iterable[Path],
+    fmt: ImageFormat = ImageFormat(),
+    workers: int | None = None,
+    progress: bool = False,
+    other_files: dict[str, int] | None = None,
+) -> ImageFolder:
+    """``read_folder`` on a given list of files under ``root``."""
+    files = list(files)
+    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+
+    def one(path):
+        try:
+            return read_image(path, fmt)
+        except UnreadableImage as err:
+            return str(err)
+
+    images, paths, info, skipped = [], [], [], []
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(one, files)
+        if progress:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(files), desc="reading images", unit="img")
+        for path, result in zip(files, results, strict=True):
+            rel = _relative(path, root)
+            if isinstance(result, str):
+                skipped.append((rel, result))
+            else:
+                images.append(result[0])
+                info.append(result[1])
+                paths.append(rel)
+    if not images:
+        detail = f"{len(skipped)} unreadable" if skipped else "no image files"
+        raise FileNotFoundError(
+            f"{root}: no readable image ({detail}; looked for {', '.join(IMAGE_SUFFIXES)})"
+        )
+    stacked = np.stack(images)
+    return ImageFolder(root, stacked, paths, info, skipped, dict(other_files or {}))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def describe(info: list[dict]) -> list[dict]:
+    """What the images were, as a small table: one row per (mode, format), with counts and
+    the range of original sizes."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in info:
+        groups.setdefault((row["mode"], str(row["format"])), []).append(row)
+    table = []
+    for (mode, fmt), rows in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        widths = [r["width"] for r in rows]
+        heights = [r["height"] for r in rows]
+        table.append(
+            {
+                "format": fmt,
+                "mode": mode,
+                "images": len(rows),
+                "width": f"{min(widths)}-{max(widths)}"
+                if min(widths) != max(widths)
+                else str(widths[0]),
+                "height": f"{min(heights)}-{max(heights)}"
+                if min(heights) != max(heights)
+                else str(heights[0]),
+            }
+        )
+    return table

@@ -1,0 +1,134 @@
+"""Reading a user's folder: every format and mode, nesting, clutter, and bad files skipped."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import folders as F
+from tests import piles
+
+
+@pytest.fixture(scope="module")
+def pile(tmp_path_factory, fashion_mnist):
+    (_, _), (x_test, y_test) = fashion_mnist
+    root = tmp_path_factory.mktemp("pile")
+    paths = piles.write_good_images(root, x_test[:40])
+    bad = piles.write_bad_files(root / "batch1", x_test[0])
+    piles.write_clutter(root, x_test[0])
+    return root, paths, bad, x_test[:40]
+
+
+def test_listing_walks_nested_folders_and_leaves_hidden_files_and_loops(pile):
+    root, paths, bad, _ = pile
+    files, others = F.list_image_files(root)
+    rel = {f.relative_to(root).as_posix() for f in files}
+    assert rel == set(paths) | {f"batch1/{name}" for name in bad}
+    assert others == {".txt": 1}
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        F.list_image_files(root / "nowhere")
+
+
+def test_every_format_and_mode_reads_as_the_same_picture(pile):
+    root, paths, _, originals = pile
+    for rel, original in zip(paths, originals, strict=True):
+        pixels, info = F.read_image(root / rel, F.ImageFormat(28, "grey", "stretch"))
+        assert pixels.shape == (28, 28, 1) and pixels.dtype == np.uint8, rel
+        # transparent pixels (the black background here) go onto white
+        transparent = info["mode"] in ("RGBA", "P") and rel.endswith((".webp", ".png"))
+        expected = np.where(original > 0, original, 255) if transparent else original
+        if info["mode"] == "P" and not transparent:
+            continue  # GIF palettes quantise; its first frame is still checked below
+        if info["mode"] == "P":
+            expected = np.where(original > 0, original, 255)
+        error = np.abs(pixels[..., 0].astype(int) - expected.astype(int)).mean()
+        assert error < 12, (rel, info, error)
+    gif = next(p for p in paths if p.endswith(".gif"))
+    first, info = F.read_image(root / gif)
+    assert info["format"] == "GIF" and first.max() > 0  # the first frame, not the black one
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(tmp_path / "half.tif")
+    pixels, info = F.read_image(tmp_path / "half.tif", F.ImageFormat(8))
+    assert info["mode"].startswith("I;16") and abs(int(pixels.mean()) - 128) <= 1
+
+
+def test_exif_rotated_photo_is_turned_upright(tmp_path):
+    tall = np.zeros((40, 20), np.uint8)
+    tall[:5] = 255  # a bright band at the top of a tall picture
+    stored = Image.fromarray(tall).rotate(90, expand=True)  # stored lying on its side
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    stored.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
+    pixels, info = F.read_image(tmp_path / "photo.jpg", F.ImageFormat(40, "grey", "stretch"))
+    assert (info["width"], info["height"]) == (40, 20)  # as stored
+    assert pixels[:4].mean() > 200 and pixels[-10:].mean() < 30  # upright: band on top
+
+
+@pytest.mark.parametrize("fit", F.FITS)
+def test_fit_keeps_or_drops_the_aspect_ratio(tmp_path, fit):
+    wide = np.full((20, 60, 3), (200, 30, 30), np.uint8)
+    wide[:, 20:40] = (10, 200, 10)  # a green square in the middle of a red strip
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    pixels, _ = F.read_image(tmp_path / "wide.png", F.ImageFormat(12, "rgb", fit))
+    assert pixels.shape == (12, 12, 3)
+    centre, corner = pixels[6, 6], pixels[0, 0]
+    assert centre[1] > 150  # green in the middle whatever the fit
+    if fit == "pad":  # padded with the border colour (red), aspect kept
+        assert corner[0] > 150 and pixels[:, 0, 0].mean() > 150
+    elif fit == "crop":  # only the middle square is left
+        assert corner[1] > 150
+    else:  # stretch: the red ends are squeezed in from the sides
+        assert corner[0] > 150 and pixels[6, 0, 0] > 150
+
+
+def test_bad_files_are_skipped_with_a_reason_and_nothing_else_is_lost(pile):
+    root, paths, bad, _ = pile
+    found = F.read_folder(root, F.ImageFormat())
+    assert found.paths == sorted(paths)
+    reasons = dict(found.skipped)
+    assert set(reasons) == {f"batch1/{name}" for name in bad}
+    for name, word in bad.items():
+        assert word in reasons[f"batch1/{name}"], (name, reasons[f"batch1/{name}"])
+    assert found.images.shape == (len(paths), 28, 28, 1)
+    assert found.other_files == {".txt": 1}
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_skipped(tmp_path, fashion_mnist):
+    (_, _), (x_test, _) = fashion_mnist
+    paths = piles.write_good_images(tmp_path, x_test[:3])
+    files = [tmp_path / p for p in paths]
+    (tmp_path / paths[1]).unlink()
+    found = F.read_files(tmp_path, files, F.ImageFormat())
+    assert len(found) == 2 and "vanished" in dict(found.skipped)[paths[1]]
+
+
+def test_a_folder_with_nothing_readable_is_one_clear_error(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}.*no readable image"):
+        F.read_folder(tmp_path)
+
+
+def test_formats_are_checked():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        F.ImageFormat(30)
+    with pytest.raises(ValueError, match="color"):
+        F.ImageFormat(28, "sepia")
+    assert F.ImageFormat(32, "rgb").shape == (32, 32, 3)
+
+
+def test_describe_groups_formats_and_sizes():
+    info = [
+        {"width": 28, "height": 28, "mode": "L", "format": "PNG"},
+        {"width": 40, "height": 30, "mode": "L", "format": "PNG"},
+        {"width": 640, "height": 480, "mode": "RGB", "format": "JPEG"},
+    ]
+    table = F.describe(info)
+    assert table[0] == {
+        "format": "PNG",
+        "mode": "L",
+        "images": 2,
+        "width": "28-40",
+        "height": "28-30",
+    }
+    assert table[1]["images"] == 1 and table[1]["width"] == "640"

@@ -1,0 +1,213 @@
+"""The workbook on a folder of images: inputs, examples, truth, staleness, sorting, CLI."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers.artifacts import RunDir
+from helpers.config import get_profile
+from helpers.data import CLASS_NAMES
+from helpers.inputs import Inputs, read_examples
+from helpers.workflow import get_autoencoder, get_codes, setup
+from tests import piles
+
+FOLDER_NAMES = [name.replace("/", "-") for name in CLASS_NAMES]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, fashion_mnist):
+    """60 test images of mixed formats with broken files and clutter, 3 examples per class
+    as class folders, and a truth CSV."""
+    (x_train, y_train), (x_test, y_test) = fashion_mnist
+    root = tmp_path_factory.mktemp("data")
+    pile = root / "pile"
+    paths = piles.write_good_images(pile, x_test[:60])
+    piles.write_bad_files(pile / "broken", x_test[0])
+    piles.write_clutter(pile, x_test[0])
+    idx = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
+    piles.write_class_folders(root / "examples", x_train[idx], y_train[idx], FOLDER_NAMES)
+    piles.write_truth(root / "truth.csv", paths, y_test[:60], FOLDER_NAMES)
+    return root, paths
+
+
+def _inputs(root, **more):
+    return {"data": str(root / "pile"), "examples": str(root / "examples"), **more}
+
+
+def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(folder, tmp_path):
+    root, paths = folder
+    _, run, split = setup(
+        "smoke", tmp_path / "run", follow_run=False, **_inputs(root, truth=str(root / "truth.csv"))
+    )
+    assert split.x_test.shape == (60, 28, 28, 1) and split.x_train is split.x_test
+    assert sorted(split.test_ids.tolist()) == sorted(paths)
+    assert split.class_names == tuple(sorted(FOLDER_NAMES))
+    assert (split.y_test >= 0).all() and len(split.examples.labels) == 30
+    with open(run / "skipped.csv", newline="") as fh:
+        skipped = list(csv.DictReader(fh))
+    assert {r["path"] for r in skipped} == {
+        f"broken/{n}" for n in ("empty.png", "truncated.jpg", "text.png", "huge.png", "unknown.tif")
+    }
+    assert all(r["reason"] for r in skipped)
+    assert run.load_json("inputs.json")["data"] == str(root / "pile")
+    # a later notebook, given nothing, follows what notebook 01 recorded
+    _, _, again = setup("smoke", tmp_path / "run")
+    assert again.inputs == split.inputs and again.made_from == split.made_from
+
+
+def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_path):
+    root, _ = folder
+    from helpers.folders import ImageFormat, read_folder
+
+    pile = read_folder(root / "pile")
+    (tmp_path / "one" / "boots").mkdir(parents=True)
+    with pytest.raises(ValueError, match=f"{tmp_path / 'one'}.*at least two"):
+        read_examples(tmp_path / "one", pile, ImageFormat())
+    (tmp_path / "one" / "bags").mkdir()
+    (tmp_path / "one" / "bags" / "broken.png").write_bytes(b"")
+    with pytest.raises(ValueError, match="bags.*no readable example"):
+        read_examples(tmp_path / "one", pile, ImageFormat())
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        read_examples(tmp_path / "nowhere", pile, ImageFormat())
+
+
+def test_examples_from_a_csv_name_images_of_the_pile(folder, tmp_path):
+    root, paths = folder
+    from helpers.folders import ImageFormat, read_folder
+
+    pile = read_folder(root / "pile")
+    (tmp_path / "ex.csv").write_text(
+        f"path,label\n{paths[0]},shoe\n{paths[1]},bag\n"
+        f"{root / 'pile' / paths[2]},bag\nmissing.png,bag\n"
+    )
+    examples = read_examples(tmp_path / "ex.csv", pile, ImageFormat())
+    assert examples.class_names == ("bag", "shoe") and examples.labels.tolist() == [1, 0, 0]
+    assert [pile.paths[i] for i in examples.in_pile] == paths[:3]
+    assert examples.skipped == [
+        ("missing.png", "named in ex.csv but not a readable image of the pile")
+    ]
+
+
+def test_inputs_check_themselves():
+    with pytest.raises(ValueError, match="needs EXAMPLES"):
+        Inputs(data="somewhere")
+    with pytest.raises(ValueError, match="go with a DATA folder"):
+        Inputs(examples="somewhere")
+
+
+def test_another_pile_or_a_new_file_never_reuses_codes(folder, tmp_path, fashion_mnist):
+    root, _ = folder
+    run_dir = tmp_path / "run"
+    smoke = get_profile("smoke")
+
+    def codes_for(**inputs):
+        profile, run, split = setup("smoke", run_dir, follow_run=False, **inputs)
+        ae, enc, _, info = get_autoencoder(run, smoke, split, verbose=0)
+        return split, get_codes(run, ae, enc, split), info
+
+    split, first, info = codes_for(**_inputs(root))
+    assert len(first["codes"]) == 60 and info["source"].startswith("trained")
+    _, again, info = codes_for(**_inputs(root))
+    assert str(again["made_from"]) == str(first["made_from"]) and info["source"].startswith(
+        "reused"
+    )
+    # another folder: a copy of the pile with three images fewer
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(root / "pile", other, ignore=shutil.ignore_patterns("loop"))
+    for rel in split.test_ids[:3]:
+        (other / rel).unlink()
+    _, fewer, info = codes_for(data=str(other), examples=str(root / "examples"))
+    assert len(fewer["codes"]) == 57 and info["source"].startswith("trained")
+    # one file added to that folder
+    (_, _), (x_test, _) = fashion_mnist
+    piles.write_good_images(other / "new", x_test[100:101])
+    _, more, _ = codes_for(data=str(other), examples=str(root / "examples"))
+    assert len(more["codes"]) == 58 and str(more["made_from"]) != str(fewer["made_from"])
+
+
+def test_sorting_into_class_folders_never_overwrites_or_touches_originals(folder, tmp_path):
+    root, paths = folder
+    from helpers.sorting import sort_into_folders
+
+    run = RunDir(tmp_path / "run")
+    run.save_json("inputs.json", {"data": str(root / "pile")})
+    rows = [
+        {"image": paths[0], "label": "Bag", "accepted": 1},
+        {"image": paths[1], "label": "T-shirt/top", "accepted": 1},
+        {"image": paths[2], "label": "Bag", "accepted": 0},
+    ]
+    run.save_csv("labels.csv", rows, ["image", "label", "accepted"])
+    before = {p: (root / "pile" / p).read_bytes() for p in paths[:3]}
+    out = tmp_path / "sorted"
+    assert sort_into_folders(run.path, out, "copy") == 0
+    assert (out / "Bag" / paths[0]).read_bytes() == before[paths[0]]
+    assert (out / "T-shirt_top" / paths[1]).is_file()
+    assert (out / "_unsure" / paths[2]).is_file()
+    (out / "Bag" / paths[0]).write_bytes(b"mine")  # the user's own file now
+    assert sort_into_folders(run.path, out, "copy") == 1  # everything refused, nothing replaced
+    assert (out / "Bag" / paths[0]).read_bytes() == b"mine"
+    assert {p: (root / "pile" / p).read_bytes() for p in paths[:3]} == before
+    assert sort_into_folders(run.path, tmp_path / "linked", "link") == 0
+    assert (tmp_path / "linked" / "Bag" / paths[0]).is_symlink()
+    with pytest.raises(ValueError, match="inside the data folder"):
+        sort_into_folders(run.path, root / "pile" / "sorted", "copy")
+
+
+def test_the_folder_path_reads_the_same_pixels_as_the_array_path(tmp_path, fashion_mnist):
+    """Fashion-MNIST's test images written as PNG files: the folder loader gives back
+    exactly the arrays, so every number downstream is the array path's."""
+    (x_train, y_train), (x_test, _) = fashion_mnist
+    pile = tmp_path / "pile"
+    pile.mkdir()
+    from PIL import Image
+
+    for i in range(200):
+        Image.fromarray(x_test[i]).save(pile / f"{i:05d}.png")
+    idx = np.concatenate([np.flatnonzero(y_train == c)[:2] for c in range(10)])
+    piles.write_class_folders(tmp_path / "examples", x_train[idx], y_train[idx], FOLDER_NAMES)
+    _, _, split = setup(
+        "full",
+        tmp_path / "run",
+        follow_run=False,
+        data=str(pile),
+        examples=str(tmp_path / "examples"),
+    )
+    np.testing.assert_array_equal(split.x_test[..., 0], x_test[:200] / np.float32(255))
+    order = np.argsort([FOLDER_NAMES[int(c)] for c in y_train[idx]], kind="stable")
+    np.testing.assert_array_equal(split.examples.images[..., 0], x_train[idx][order])
+
+
+def test_headless_run_labels_a_folder(folder, tmp_path):
+    root, paths = folder
+    command = [
+        sys.executable,
+        "-m",
+        "helpers",
+        "run",
+        "--profile",
+        "smoke",
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
+    command += [
+        "--data",
+        str(root / "pile"),
+        "--examples",
+        str(root / "examples"),
+        "--truth",
+        str(root / "truth.csv"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(tmp_path / "run" / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["image"] for r in rows) == sorted(paths)
+    assert {r["source"] for r in rows} == {"auto"}  # the examples live outside the pile
+    assert all(r["true_label"] in FOLDER_NAMES for r in rows)
+    with open(tmp_path / "run" / "skipped.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 5
