@@ -38,14 +38,25 @@ class Calibration:
     held_out_accepted: int  # of those, how many the threshold accepts
     held_out_precision: float  # and how many of them were right (NaN when none)
 
+    @property
+    def met_target(self) -> bool:
+        """Whether the held-out examples reached the target precision at this threshold."""
+        return self.calibrated and self.held_out_precision >= self.target_precision
+
     def __str__(self) -> str:
         if not self.calibrated:
             return f"threshold {self.threshold:.4f}: {self.method}"
-        return (
+        text = (
             f"threshold {self.threshold:.4f} ({self.method}): accepts "
             f"{self.held_out_accepted} of {self.n_held_out} held-out examples, "
             f"precision {self.held_out_precision:.3f} (target {self.target_precision})"
         )
+        if not self.met_target:
+            text += (
+                "; no threshold keeps the held-out examples that precise, so this is the "
+                "strictest one: do not trust these labels without looking"
+            )
+        return text
 
 
 def calibrate_threshold(

@@ -20,13 +20,14 @@ def label_rows(
 ) -> tuple[list[dict], list[str]]:
     """Rows and columns of ``labels.csv`` (see the design's labels-export contract).
 
-    ``source`` says where a label came from: ``example`` (a class a person gave) or
-    ``auto``. A true class of -1 (unknown) is left empty.
+    ``source`` says where a label came from: ``example`` (one of the examples, in the
+    pile), ``reviewed`` (a person's review) or ``auto``. A true class of -1 (unknown) is
+    left empty.
     """
     n = len(labels)
     ids = list(range(n)) if image_ids is None else list(image_ids)
     accepted = labels.accepted(threshold)
-    known = labels.known if labels.known is not None else np.full(n, -1)
+    source = labels.source if labels.source is not None else np.full(n, "auto", object)
     fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
     if true_labels is not None:
         fields.append("true_label")
@@ -41,7 +42,7 @@ def label_rows(
             "accepted": int(accepted[i]),
             "label_index": int(labels.label[i]),
             "margin": f"{labels.margin[i]:.6f}",
-            "source": "example" if known[i] >= 0 else "auto",
+            "source": source[i],
         }
         if true_labels is not None:
             truth = int(true_labels[i])

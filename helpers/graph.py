@@ -44,13 +44,18 @@ def nearest_in(
 
 
 def spread(
-    values: np.ndarray, graph: sparse.spmatrix, alpha: float, n_iter: int = 50
+    values: np.ndarray,
+    graph: sparse.spmatrix,
+    alpha: float,
+    n_iter: int = 50,
+    clamp: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values averaged along the graph: the fixed point of ``F = alpha * P F + (1 - alpha) V``.
 
     ``P`` is the row-normalised graph, so each row of the result is a weighted average of
     the values in its neighbourhood and beyond (``alpha`` near 1 reaches further; 0 leaves
     the values as they are). Units are kept: spread SSIM losses are still SSIM losses.
+    Rows ``clamp`` keep their values throughout (known nodes, as in label propagation).
     """
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
@@ -64,4 +69,6 @@ def spread(
     out = values.copy()
     for _ in range(n_iter):  # converges like alpha ** n_iter: 0.8 ** 50 ~ 1e-5
         out = alpha * (transition @ out) + (1.0 - alpha) * values
+        if clamp is not None:
+            out[clamp] = values[clamp]
     return out.astype(np.float32)

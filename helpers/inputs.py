@@ -9,14 +9,13 @@ the default (no data folder: Fashion-MNIST).
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from helpers.artifacts import fingerprint
 from helpers.folders import ImageFolder, ImageFormat, read_folder
 
 ENVIRONMENT = {
@@ -202,22 +201,6 @@ def read_truth(path: str | os.PathLike, pile: ImageFolder, class_names) -> tuple
         else:
             truth[i] = list(class_names).index(label)
     return truth, ignored
-
-
-def fingerprint(*parts) -> str:
-    """A short stable hash of what something was made from."""
-    text = json.dumps(parts, sort_keys=True, default=_plain)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(obj):
-    if isinstance(obj, np.ndarray):
-        return hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest()
-    if isinstance(obj, (Path, np.generic)):
-        return str(obj)
-    if hasattr(obj, "__dataclass_fields__"):
-        return asdict(obj)
-    raise TypeError(f"{type(obj).__name__} cannot be fingerprinted")
 
 
 def files_fingerprint(root: Path, files: list[Path]) -> str:

@@ -45,6 +45,10 @@ class LabelSettings:
     max_val: float = DEFAULT_MAX_VAL  # SSIM's dynamic range
     target_precision: float = 0.95  # what the calibrated threshold aims for
     n_neighbors: int = DEFAULT_NEIGHBOURS  # of the graph that losses spread along
+    # True: images whose class a person gave hold it (loss 0, every other class 1) while
+    # losses spread, so it reaches their neighbours. Off: with 100-400 reviews it raised
+    # accuracy a little but ranked worse (benchmarks/review.py, README)
+    clamp_known: bool = False
 
     def __post_init__(self):
         if self.aggregate not in AGGREGATES:
@@ -73,6 +77,34 @@ TUTORIAL = LabelSettings(
 )
 
 
+@dataclass(frozen=True)
+class Known:
+    """Images whose class a person gave: examples that are in the pile, and reviews."""
+
+    index: np.ndarray  # (m,) image index
+    classes: np.ndarray  # (m,) class index
+    source: tuple[str, ...]  # (m,) "example" or "reviewed"
+
+    @staticmethod
+    def of(index, classes, source: str) -> Known:
+        """``index`` -> ``classes``, all from one ``source``; index -1 (not in the pile) dropped."""
+        index, classes = np.asarray(index, np.int64), np.asarray(classes, np.int64)
+        keep = index >= 0
+        return Known(index[keep], classes[keep], (source,) * int(keep.sum()))
+
+    def __add__(self, other: Known) -> Known:
+        """Both; where an image is in both, ``other`` wins (a review over an example)."""
+        index = np.concatenate([self.index, other.index])
+        classes = np.concatenate([self.classes, other.classes])
+        source = self.source + other.source
+        last = {int(i): j for j, i in enumerate(index)}  # the last entry per image
+        pick = np.asarray(sorted(last.values()), np.int64)
+        return Known(index[pick], classes[pick], tuple(source[j] for j in pick))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
 @dataclass
 class Labels:
     """What the workbook decided for each image; ``accepted(t)`` applies a threshold."""
@@ -85,7 +117,8 @@ class Labels:
     cluster_to_class: np.ndarray  # (n_clusters,) class each cluster was mapped to
     rule: LabelRule = "image"
     threshold_on: ThresholdOn = "loss"  # "loss": accept ssim_loss < t; "margin": margin >= t
-    known: np.ndarray | None = None  # (n,) class a person gave (an example), -1 where none
+    known: np.ndarray | None = None  # (n,) class a person gave, -1 where none
+    source: np.ndarray | None = None  # (n,) "example", "reviewed" or "auto"
 
     def accepted(self, threshold: float) -> np.ndarray:
         """Which labels a threshold accepts; a class a person gave is always accepted."""
@@ -95,18 +128,21 @@ class Labels:
             ok = self.ssim_loss < threshold
         return ok if self.known is None else ok | (self.known >= 0)
 
-    def with_known(self, index: np.ndarray, classes: np.ndarray) -> Labels:
-        """These labels with the classes a person gave to images ``index`` (examples that
-        are in the pile; an index of -1, an example from elsewhere, is passed over): those
-        images keep that class, whatever the scores say."""
-        index, classes = np.asarray(index, np.int64), np.asarray(classes, np.int64)
-        index, classes = index[index >= 0], classes[index >= 0]
-        known = np.full(len(self), -1, np.int64) if self.known is None else self.known.copy()
-        known[index] = classes
+    def with_known(self, known: Known) -> Labels:
+        """These labels with the classes a person gave: those images keep that class,
+        whatever the scores say, and are always accepted."""
+        known_class = np.full(len(self), -1, np.int64) if self.known is None else self.known.copy()
+        source = np.full(len(self), "auto", object) if self.source is None else self.source.copy()
+        known_class[known.index] = known.classes
+        source[known.index] = known.source
         label, loss, margin = self.label.copy(), self.ssim_loss.copy(), self.margin.copy()
-        label[index] = classes
-        loss[index], margin[index] = _loss_and_margin(self.class_losses[index], classes)
-        return replace(self, label=label, ssim_loss=loss, margin=margin, known=known)
+        label[known.index] = known.classes
+        loss[known.index], margin[known.index] = _loss_and_margin(
+            self.class_losses[known.index], known.classes
+        )
+        return replace(
+            self, label=label, ssim_loss=loss, margin=margin, known=known_class, source=source
+        )
 
     @property
     def score(self) -> np.ndarray:
@@ -133,19 +169,29 @@ def label_images(
     codes: np.ndarray,
     clusters: np.ndarray,
     settings: LabelSettings = DEFAULT_SETTINGS,
+    known: Known | None = None,
 ) -> Labels:
     """Labels for every image from its (n, n_examples) SSIM against the examples.
 
     ``similarity`` is computed with ``settings.max_val`` (``pairwise_ssim``); ``codes``
     (n, latent_dim) give the graph the losses spread along; ``clusters`` (n,) the cluster
-    of each image. Notebook 05, the benchmarks and the headless run all label through here.
+    of each image; ``known``: images whose class a person gave, which keep it. Notebook 05,
+    the explorer, the benchmarks and the headless run all label through here.
     """
     losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
-    losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors)
+    if known is not None and settings.clamp_known and settings.spread > 0:
+        held = losses.copy()
+        held[known.index] = 1.0  # as unlike every other class as SSIM allows
+        held[known.index, known.classes] = 0.0  # and exactly like its own
+        graph = knn_graph(codes, settings.n_neighbors)
+        losses = spread(held, graph, settings.spread, clamp=known.index)
+    else:
+        losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors)
     n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
-    return assign_labels(
+    labels = assign_labels(
         losses, clusters, n_clusters, settings.rule_for(example_labels), settings.threshold_on
     )
+    return labels if known is None else labels.with_known(known)
 
 
 def check_examples_cover_classes(example_labels, n_classes: int) -> None:

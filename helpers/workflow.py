@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import config
-from helpers.artifacts import RunDir
+from helpers.artifacts import RunDir, fingerprint
 from helpers.cluster import cluster_codes
 from helpers.data import (
     CLASS_NAMES,
@@ -25,12 +25,11 @@ from helpers.inputs import (
     ExampleSet,
     Inputs,
     files_fingerprint,
-    fingerprint,
     read_examples,
     read_truth,
     resolve_inputs,
 )
-from helpers.labels import check_examples_cover_classes
+from helpers.labels import Known, LabelSettings, check_examples_cover_classes
 from helpers.model import (
     build_autoencoder,
     encode,
@@ -40,6 +39,7 @@ from helpers.model import (
     shipped_weights_path,
     train,
 )
+from helpers.session import LabelSession
 from helpers.ssim import DEFAULT_MAX_VAL, pairwise_ssim
 
 WEIGHTS = "autoencoder.weights.h5"
@@ -328,6 +328,10 @@ class Examples:
     in_pile: np.ndarray  # index of the same image among those labelled, -1 if not there
     made_from: str  # fingerprint of the images and their classes
 
+    def known(self) -> Known:
+        """The examples that are in the pile: those images keep the class you gave them."""
+        return Known.of(self.in_pile, self.labels, "example")
+
 
 def get_examples(split: Split, autoencoder, encoder, per_class: int, seed: int = 0) -> Examples:
     """The user's examples, or (Fashion-MNIST) ``per_class`` seeded training images of each
@@ -370,6 +374,33 @@ def get_similarity(
     run.save_arrays("scores.npz", similarity=sim, made_from=np.asarray(made_from))
     run.invalidate_after("scores.npz")
     return sim
+
+
+def label_session(
+    run: RunDir,
+    split: Split,
+    encoded: dict[str, np.ndarray],
+    clusters: np.ndarray,
+    examples: Examples,
+    similarity: np.ndarray,
+    settings: LabelSettings,
+) -> LabelSession:
+    """Everything the labels are made from, for ``relabel()`` now and after each review."""
+    return LabelSession(
+        run,
+        split.test_ids,
+        split.class_names,
+        encoded["codes"],
+        encoded["reconstructions"],
+        clusters,
+        similarity,
+        examples.labels,
+        examples.codes,
+        examples.reconstructions,
+        examples.known(),
+        settings,
+        made_from=str(encoded.get("made_from", "")),
+    )
 
 
 def write_labels(run: RunDir, labels, threshold: float, split: Split):

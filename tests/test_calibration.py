@@ -33,7 +33,7 @@ def test_calibration_uses_examples_only(real_images, threshold_on):
     assert cal.calibrated and cal.method.startswith("leave-one-out") and cal.n_held_out == 15
     assert 0.0 <= cal.threshold < 1.0
     assert cal.held_out_precision >= 0.95 and cal.held_out_accepted > 0
-    assert "held-out examples" in str(cal)
+    assert "held-out examples" in str(cal) and cal.met_target and "trust" not in str(cal)
 
 
 def test_one_example_per_class_falls_back_to_the_median_score(real_images):
@@ -42,6 +42,7 @@ def test_one_example_per_class_falls_back_to_the_median_score(real_images):
     labels = _labels(pile, ex_labels, LabelSettings())
     cal = C.calibrate_threshold(labels, x[ex_idx], ex_labels, LabelSettings(), pile)
     assert not cal.calibrated and cal.threshold == pytest.approx(np.median(labels.score))
+    assert not cal.met_target
     assert "median" in str(cal)
 
 

@@ -23,7 +23,7 @@ def _explorer(threshold=0.2):
 
 def test_moving_the_slider_updates_count_precision_and_gallery():
     ex, labels, truth = _explorer(0.05)
-    before = (ex.stats["accepted"], ex.summary.value, ex.gallery.value)
+    before = (ex.stats["accepted"], ex.summary.value, [t.value for t in ex.thumbs])
     assert before[0] == int((labels.ssim_loss < 0.05).sum())
     ex.slider.value = 0.4
     expected = labels.ssim_loss < 0.4
@@ -32,8 +32,13 @@ def test_moving_the_slider_updates_count_precision_and_gallery():
     right = (labels.label == truth)[expected]
     assert ex.stats["precision"] == pytest.approx(right.mean())
     assert ex.stats["wrong"] == int((~right).sum())
-    assert ex.gallery.value != before[2] and ex.gallery.value[:4] == b"\x89PNG"
+    assert [t.value for t in ex.thumbs] != before[2] and ex.thumbs[0].value[:4] == b"\x89PNG"
     assert set(ex.shown) <= set(np.flatnonzero(expected))
+    # wrong labels are marked red, with the true class in the tooltip
+    for k, i in enumerate(ex.shown):
+        assert (ex.picks[k].button_style == "danger") == (labels.label[i] != truth[i])
+    hidden = [c.layout.display for c in ex.cells[len(ex.shown) :]]
+    assert set(hidden) <= {"none"}
 
 
 def test_gallery_shows_accepted_images_nearest_the_threshold():
@@ -71,3 +76,69 @@ def test_margin_slider_accepts_more_as_it_moves_left():
     assert ex.stats["accepted"] == int((labels.margin >= 0.05).sum()) > strict
     # the gallery's last image is the least certain one accepted
     assert labels.margin[ex.shown[-1]] == labels.margin[ex.selection()].min()
+
+
+def _session_explorer(tmp_path):
+    """An explorer with a session over 80 random images, 2 examples per class."""
+    from helpers.artifacts import RunDir
+    from helpers.labels import Known
+    from helpers.session import LabelSession
+    from helpers.ssim import pairwise_ssim
+
+    rng = np.random.default_rng(0)
+    images = rng.random((80, 16, 16, 1)).astype(np.float32)
+    codes = images.reshape(80, -1)[:, :6]
+    ex = np.arange(6)
+    session = LabelSession(
+        RunDir(tmp_path / "run"),
+        np.asarray([f"img{i}.png" for i in range(80)]),
+        ("a", "b", "c"),
+        codes,
+        images,
+        np.zeros(80, np.int64),
+        np.asarray(pairwise_ssim(images, images[ex])),
+        np.array([0, 0, 1, 1, 2, 2]),
+        codes[ex],
+        images[ex],
+        Known.of(ex, [0, 0, 1, 1, 2, 2], "example"),
+        __import__("helpers.labels", fromlist=["x"]).DEFAULT_SETTINGS,
+    )
+    labels, calibration = session.relabel()
+    return ThresholdExplorer(labels, images, ["a", "b", "c"], 0.0, session=session), session
+
+
+def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
+    ex, session = _session_explorer(tmp_path)
+    assert ex.order.value == "least certain"
+    first, second = int(ex.shown[0]), int(ex.shown[1])
+    ex.picks[0].value = ex.picks[1].value = True
+    ex.class_buttons[2].click()  # give both class c
+    rows = session.log.rows()
+    assert [r[:2] for r in rows] == [[f"img{first}.png", "c"], [f"img{second}.png", "c"]]
+    assert ex.labels.label[first] == 2 and ex.labels.source[first] == "reviewed"
+    assert "2 image(s) given c" in ex.status.value and "2 reviewed" in ex.summary.value
+    ex.undo_button.click()
+    assert [r[:2] for r in session.log.rows()] == [[f"img{first}.png", "c"]]
+    assert ex.labels.source[second] != "reviewed"
+    # confirm keeps the class shown
+    k = int(np.flatnonzero(ex.shown == second)[0]) if second in ex.shown else 0
+    shown_label = int(ex.labels.label[ex.shown[k]])
+    ex.picks[k].value = True
+    ex.confirm_button.click()
+    assert session.log.rows()[-1][1] == "abc"[shown_label]
+    assert "Pick one or more" in (ex.give(0) or ex.status.value)
+
+
+def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
+    ex, session = _session_explorer(tmp_path)
+    for k in range(5):
+        ex.picks[k].value = True
+    picked = ex.picked()
+    ex.class_buttons[1].click()
+    ex.relabel_button.click()
+    assert "Relabelled with 5 review(s)" in ex.status.value
+    assert (ex.labels.label[picked] == 1).all() and (ex.labels.source[picked] == "reviewed").all()
+    # a kernel restart: a new session reads reviews.csv and gives the same labels
+    again, _ = _session_explorer(tmp_path)
+    assert (again.labels.label[picked] == 1).all()
+    assert (again.labels.source[picked] == "reviewed").all()

@@ -1,0 +1,248 @@
+"""A pile of your own: how long each step takes, and how much memory, at 10k, 30k and 100k
+image files on this machine.
+
+Writes Fashion-MNIST's 70,000 images as files (PNG and JPEG, three sizes, grey and colour,
+nested folders) plus copies up to the largest size, and 10 examples per class (from the
+training split) as class folders. Then, for each size, in a fresh process, runs the
+workbook's steps as the notebooks do (read the folder, train with the default epochs for
+its size, encode, cluster, score against the examples, label, calibrate) and reports each
+step's seconds and the process's peak memory. Also, once: the test split written as PNG
+files, labelled through the folder path with the shipped weights, against the array path.
+
+    python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tables import markdown_table
+
+HERE = Path(__file__).resolve().parent
+
+
+def write_pile(root: Path, n: int) -> None:
+    """``n`` image files made from Fashion-MNIST (train + test, then copies)."""
+    from PIL import Image
+
+    from helpers.data import load_fashion_mnist
+
+    done = root / f".written-{n}"
+    if done.is_file():
+        return
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    images = np.concatenate([x_test, x_train])
+    for i in range(n):
+        image = Image.fromarray(images[i % len(images)])
+        folder = root / f"part{i % 7}" / f"{(i // 1000):03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = i % 4
+        if kind == 0:
+            image.save(folder / f"{i:06d}.png")
+        elif kind == 1:
+            image.resize((56, 56)).save(folder / f"{i:06d}.jpg", quality=90)
+        elif kind == 2:
+            image.convert("RGB").resize((42, 28)).save(folder / f"{i:06d}.png")
+        else:
+            image.resize((84, 84)).convert("RGB").save(folder / f"{i:06d}.jpg", quality=90)
+    done.write_text("")
+
+
+def write_examples(root: Path) -> None:
+    from PIL import Image
+
+    from helpers.data import CLASS_NAMES, choose_examples, load_fashion_mnist
+
+    if root.is_dir():
+        return
+    (x_train, y_train), _ = load_fashion_mnist()
+    for i in choose_examples(y_train, 10, seed=0):
+        folder = root / CLASS_NAMES[y_train[i]].replace("/", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x_train[i]).save(folder / f"{i}.png")
+
+
+def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
+    """The workbook's steps on one pile, timed, in this process."""
+    from helpers.calibration import PileScores, calibrate_threshold
+    from helpers.labels import label_images
+    from helpers.workflow import (
+        get_autoencoder,
+        get_clusters,
+        get_codes,
+        get_examples,
+        get_similarity,
+        setup,
+    )
+
+    seconds = {}
+
+    def step(name, fn):
+        start = time.perf_counter()
+        out = fn()
+        seconds[name] = round(time.perf_counter() - start, 1)
+        return out
+
+    start = time.perf_counter()
+    profile, run, split = step(
+        "read",
+        lambda: setup("full", run_dir, follow_run=False, data=str(pile), examples=str(examples)),
+    )
+    ae, enc, _, info = step("train", lambda: get_autoencoder(run, profile, split, verbose=0))
+    encoded = step("encode", lambda: get_codes(run, ae, enc, split))
+    k = len(split.class_names)
+    clusters = step("cluster", lambda: get_clusters(run, encoded["codes"], k)["clusters"])
+
+    def score():
+        ex = get_examples(split, ae, enc, per_class=10)
+        return ex, get_similarity(run, encoded["reconstructions"], ex, k)
+
+    examples_, sim = step("score", score)
+
+    def label():
+        labels = label_images(sim, examples_.labels, k, encoded["codes"], clusters)
+        pile_scores = PileScores(sim, encoded["codes"], examples_.codes)
+        return calibrate_threshold(
+            labels, examples_.reconstructions, examples_.labels, pile=pile_scores
+        )
+
+    step("label + calibrate", label)
+    return {
+        "images": len(split.x_test),
+        "skipped": len(split.skipped),
+        "epochs": len(info.get("history", {}).get("loss", [])),
+        "seconds": seconds,
+        "read_images_per_s": round(len(split.x_test) / max(seconds["read"], 1e-9)),
+        "train_seconds_per_epoch": round(
+            seconds["train"] / max(1, len(info["history"]["loss"])), 1
+        ),
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def folder_against_arrays(root: Path) -> dict:
+    """Fashion-MNIST's 10,000 test images as PNG files, labelled through the folder path and
+    the array path with the shipped weights: precision and coverage at the calibrated
+    threshold, 10 examples per class as class folders."""
+    from PIL import Image
+
+    from helpers.calibration import PileScores, calibrate_threshold
+    from helpers.cluster import cluster_codes
+    from helpers.data import choose_examples, load_fashion_mnist, to_float_images
+    from helpers.evaluation import evaluate
+    from helpers.labels import label_images
+    from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
+    from helpers.ssim import pairwise_ssim
+    from helpers.workflow import setup
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    pile = root / "test-png"
+    if not (pile / ".written").is_file():
+        for i, image in enumerate(x_test):
+            folder = pile / f"{i // 1000}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i:05d}.png")
+        (pile / ".written").write_text("")
+        lines = ["path,label"] + [f"{i // 1000}/{i:05d}.png,{int(c)}" for i, c in enumerate(y_test)]
+        (root / "test-truth.csv").write_text("\n".join(lines) + "\n")
+    ae, enc, _ = load_weights(shipped_weights_path())
+    idx = choose_examples(y_train, 10, seed=0)
+
+    def measure(images, truth, ex_images, ex_labels):
+        codes, recon = encode(enc, images), reconstruct(ae, images)
+        ex_recon = reconstruct(ae, ex_images)
+        sim = pairwise_ssim(recon, ex_recon)
+        labels = label_images(sim, ex_labels, 10, codes, cluster_codes(codes, 10))
+        cal = calibrate_threshold(
+            labels, ex_recon, ex_labels, pile=PileScores(sim, codes, encode(enc, ex_images))
+        )
+        r = evaluate(labels, truth, cal.threshold)
+        return {k: r[k] for k in ("threshold", "accepted", "coverage", "precision")}
+
+    arrays = measure(to_float_images(x_test), y_test, to_float_images(x_train[idx]), y_train[idx])
+    examples = root / "examples-digits"
+    if not examples.is_dir():
+        for i in idx:  # class folders named 0-9, so folder order is class order
+            (examples / str(y_train[i])).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(x_train[i]).save(examples / str(y_train[i]) / f"{i}.png")
+    _, _, split = setup(
+        "full",
+        root / "run-test-png",
+        follow_run=False,
+        data=str(pile),
+        examples=str(examples),
+        truth=str(root / "test-truth.csv"),
+    )
+    folder = measure(split.x_test, split.y_test, *split.labelled_images())
+    return {"arrays": arrays, "folder": folder}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,30000,100000")
+    parser.add_argument("--root", default="runs/pile-bench")
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    if args.one is not None:  # the child process: one size
+        result = one_size(root / f"pile-{args.one}", root / "examples", root / f"run-{args.one}")
+        print(json.dumps(result))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    write_examples(root / "examples")
+    report = {"command": "python benchmarks/pile.py " + " ".join(argv or sys.argv[1:]), "sizes": {}}
+    report["machine"] = f"{os.cpu_count()} CPU cores"
+    report["folder_against_arrays"] = folder_against_arrays(root)
+    print(json.dumps(report["folder_against_arrays"]), flush=True)
+    for n in sizes:
+        t = time.perf_counter()
+        write_pile(root / f"pile-{n}", n)
+        print(f"wrote {n} files in {time.perf_counter() - t:.0f} s", flush=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--root", str(root)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            print(done.stderr[-3000:])
+            return done.returncode
+        report["sizes"][n] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps(report["sizes"][n]), flush=True)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pile.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(format_table(report))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    steps = ["read", "train", "encode", "cluster", "score", "label + calibrate"]
+    rows = []
+    for n, r in report["sizes"].items():
+        s = r["seconds"]
+        rows.append(
+            [
+                f"{int(n):,}",
+                f"{r['read_images_per_s']:,}",
+                f"{r['epochs']} x {r['train_seconds_per_epoch']}",
+            ]
+            + [str(s[k]) for k in steps[2:]]
+            + [str(r["total_seconds"]), f"{r['peak_rss_gib']}"]
+        )
+    header = ["images", "read, img/s", "train, epochs x s", "encode, s", "cluster, s", "score, s"]
+    header += ["label + calibrate, s", "total, s", "peak memory, GiB"]
+    return "\n".join(markdown_table(header, rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
