@@ -102,7 +102,8 @@ class ThresholdExplorer:
             cell = w.VBox([thumb, pick], layout=w.Layout(align_items="center", width="112px"))
             self.cells.append(cell)
         self.gallery = w.GridBox(
-            self.cells, layout=w.Layout(grid_template_columns="repeat(10, 114px)", grid_gap="2px")
+            self.cells,
+            layout=w.Layout(grid_template_columns="repeat(auto-fill, 114px)", grid_gap="2px"),
         )
         self.gallery.add_class("threshold-gallery")
         for control in (self.slider, self.picker, self.order):
@@ -141,7 +142,9 @@ class ThresholdExplorer:
             idx = idx[self.labels.label[idx] == self.picker.value]
         return idx[: self.max_gallery]
 
-    def _refresh(self, _change=None) -> None:
+    def _refresh(self, _change=None, keep_gallery: bool = False) -> None:
+        """Redraw the summary and the gallery (``keep_gallery``: the same images, so the
+        ones just reviewed stay in view, marked)."""
         idx = self.selection()
         in_scope = (
             len(self.labels)
@@ -178,7 +181,8 @@ class ThresholdExplorer:
             text += f" &middot; {int(reviewed.sum())} reviewed"
         self.stats = stats
         self.summary.value = text
-        self.shown = self.gallery_order()
+        if not keep_gallery:
+            self.shown = self.gallery_order()
         self._draw_gallery()
 
     def _reviewed_mask(self) -> np.ndarray:
@@ -204,7 +208,7 @@ class ThresholdExplorer:
             if reviewed[i]:
                 pick.description, pick.button_style = f"✓ {name}", "success"
             else:
-                pick.description = f"{name} {self.labels.score[i]:.3f}"
+                pick.description = f"{name} {self.labels.score[i]:.2g}"
                 pick.button_style = "danger" if wrong else ""
             pick.tooltip = (
                 f"image {i}: {self.class_names[int(self.labels.label[i])]}"
@@ -293,7 +297,7 @@ class ThresholdExplorer:
         self.session.log.undo(review)
         self.labels = before
         self.status.value = f"Took back: image {review.image} as {review.label}."
-        self._refresh()
+        self._refresh(keep_gallery=True)
         return True
 
     def relabel(self) -> None:
@@ -328,7 +332,7 @@ class ThresholdExplorer:
             if n
             else "Pick one or more images first (the button under each)."
         )
-        self._refresh()
+        self._refresh(keep_gallery=True)
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -117,6 +117,9 @@ def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
     assert [r[:2] for r in rows] == [[f"img{first}.png", "c"], [f"img{second}.png", "c"]]
     assert ex.labels.label[first] == 2 and ex.labels.source[first] == "reviewed"
     assert "2 image(s) given c" in ex.status.value and "2 reviewed" in ex.summary.value
+    # still in view, marked with the class given and a tick
+    assert ex.shown[0] == first and ex.picks[0].description == "✓ c"
+    assert ex.picks[0].button_style == "success"
     ex.undo_button.click()
     assert [r[:2] for r in session.log.rows()] == [[f"img{first}.png", "c"]]
     assert ex.labels.source[second] != "reviewed"

@@ -3,11 +3,14 @@
 nbval executes the notebooks but never draws a widget. This test starts JupyterLab on a
 free loopback port with a throwaway token, opens 05_label_with_ssim.ipynb, runs all cells
 in the smoke profile, moves the threshold slider with the keyboard and checks that the
-count and the gallery follow. Screenshots land in tests/browser/output/.
+count follows; then clicks one image in the gallery, gives it another class, finds the
+review in reviews.csv, restarts the kernel, runs the notebook again and sees the review
+still applied. Screenshots land in tests/browser/output/.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import secrets
@@ -65,13 +68,14 @@ def jupyterlab(tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyter-home")
     # Serve a copy: JupyterLab autosaves, and the committed notebooks must stay stripped.
     served = tmp_path_factory.mktemp("lab-root")
+    run_dir = tmp_path_factory.mktemp("run")
     shutil.copytree(ROOT / "notebooks", served / "notebooks")
     log_path = tmp_path_factory.mktemp("jupyter-log") / "server.log"
     env = {
         **os.environ,
         # BROWSER_TEST_PROFILE=full makes the README's screenshot with the shipped weights.
         "WORKBOOK_PROFILE": os.environ.get("BROWSER_TEST_PROFILE", "smoke"),
-        "WORKBOOK_RUN_DIR": str(tmp_path_factory.mktemp("run")),
+        "WORKBOOK_RUN_DIR": str(run_dir),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -116,7 +120,7 @@ def jupyterlab(tmp_path_factory):
                         f"{log_path.read_text()[-3000:]}"
                     )
                 time.sleep(0.5)
-        yield base, token
+        yield base, token, run_dir
     finally:
         _stop(proc)
         log.close()
@@ -167,14 +171,23 @@ def _wait_idle(page, timeout_ms: int = 90_000) -> None:
     page.wait_for_function("() => /\\|\\s*Idle/.test(document.body.innerText)", timeout=timeout_ms)
 
 
+def _explorer_state(page) -> str:
+    """What the explorer shows: its summary and every picture and caption in the gallery."""
+    return page.evaluate(
+        "() => document.querySelector('.threshold-summary')?.innerText + '|' + "
+        "[...document.querySelectorAll('.threshold-gallery img, .gallery-pick')]"
+        ".map(e => e.src || e.innerText).join(',')"
+    )
+
+
 def _wait_settled(page, tries: int = 60) -> None:
-    """Idle, and the gallery unchanged over a second and a half: the last of a burst of
+    """Idle, and the explorer unchanged over a second and a half: the last of a burst of
     slider updates has been drawn (the kernel can look idle between two of them)."""
     for _ in range(tries):
         _wait_idle(page)
-        src = page.locator(".threshold-gallery").get_attribute("src")
+        state = _explorer_state(page)
         page.wait_for_timeout(1500)
-        if _is_idle(page) and page.locator(".threshold-gallery").get_attribute("src") == src:
+        if _is_idle(page) and _explorer_state(page) == state:
             return
     pytest.fail("the threshold explorer kept changing after the slider stopped")
 
@@ -188,11 +201,53 @@ def _summary_count(page) -> int:
     return int(re.match(r"\s*(\d+) of", text).group(1))
 
 
+def _review_one_image(page, run_dir: Path) -> None:
+    """Click the first image of the gallery, give it another class, see it saved; restart
+    the kernel, run everything again, and see the review still applied."""
+    pick = page.locator(".threshold-gallery .gallery-pick").first
+    pick.scroll_into_view_if_needed()
+    shown = pick.get_attribute("title")  # "image 17: Sandal"
+    image, shown_class = re.match(r"image (\d+): ([^,(]+)", shown).groups()
+    pick.click()
+    other = page.locator(".review-class").filter(has_not_text=shown_class.strip()).first
+    given = re.sub(r"^\d\s+", "", other.inner_text().strip())
+    other.click()
+    page.wait_for_function(
+        "() => document.querySelector('.review-status')?.innerText.includes('reviews.csv')"
+    )
+    page.screenshot(path=str(OUTPUT / "05_reviewed.png"), full_page=False)
+    with open(run_dir / "reviews.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["image", "label", "time"] and len(rows) == 2, rows
+    assert rows[1][1] == given, (rows, given)
+    image_id = rows[1][0]
+    assert "1 reviewed" in page.locator(".threshold-summary").inner_text()
+
+    # mark this explorer, so the wait below sees the one drawn after the restart
+    page.evaluate("() => document.querySelector('.threshold-summary').dataset.old = '1'")
+    page.get_by_role("menuitem", name="Kernel", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile("Restart Kernel and Run All Cells")).click()
+    page.get_by_role("button", name="Confirm Kernel Restart").or_(
+        page.get_by_role("button", name="Restart", exact=True)
+    ).first.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.threshold-summary')]"
+        ".some(e => !e.dataset.old && e.innerText.includes('1 reviewed'))",
+        timeout=NOTEBOOK_RUN_S * 1000,
+    )
+    _wait_idle(page)
+    labels_csv = run_dir / "labels.csv"
+    with open(labels_csv, newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["image"] == image_id)
+    assert (row["label"], row["source"], row["accepted"]) == (given, "reviewed", "1"), row
+    assert image  # the gallery's caption named the image reviewed
+
+
 def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    base, token = jupyterlab
+    base, token, run_dir = jupyterlab
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         try:
@@ -219,7 +274,7 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
             page.wait_for_function(
                 "() => document.querySelector('.threshold-summary')?.innerText.includes('accepted')"
             )
-            page.locator(".threshold-gallery").wait_for(state="visible")
+            page.locator(".threshold-gallery .gallery-pick").first.wait_for(state="visible")
 
             outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
             joined = "\n".join(outputs)
@@ -233,7 +288,6 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
             page.screenshot(path=str(OUTPUT / "05_before.png"), full_page=False)
             before_count = _summary_count(page)
             before_readout = float(slider.locator(".widget-readout").inner_text())
-            before_src = page.locator(".threshold-gallery").get_attribute("src")
 
             handle = slider.locator(".noUi-handle")
             handle.focus()
@@ -244,11 +298,6 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
                 f".startsWith('{before_count} of')",
                 timeout=60_000,
             )
-            page.wait_for_function(
-                "src => document.querySelector('.threshold-gallery').getAttribute('src') != src",
-                arg=before_src,
-                timeout=60_000,
-            )
             _wait_settled(page)  # every key press has been handled by the kernel
             after_count = _summary_count(page)
             page.screenshot(path=str(OUTPUT / "05_after.png"), full_page=False)
@@ -257,6 +306,7 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
             assert readout < before_readout, (before_readout, readout)
             # the summary speaks of the threshold the slider shows
             assert f"{readout:.4f}" in page.locator(".threshold-summary").inner_text()
+            _review_one_image(page, run_dir)
         except BaseException:
             page.screenshot(path=str(OUTPUT / "05_failure.png"), full_page=True)
             raise
