@@ -7,7 +7,7 @@ After each round: the accuracy of all labels, the share of the pile labelled at 
 calibrated threshold, and at the best threshold), and the round's relabel time. Writes
 benchmarks/results/review.json and review_curve.png.
 
-    python benchmarks/review.py [--rounds 5] [--per-round 100] [--orders "least certain,random"]
+    python benchmarks/review.py [--rounds 5] [--per-round 100] [--orders "least certain;random"]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from helpers.cluster import cluster_codes
 from helpers.data import CLASS_NAMES, choose_examples, load_fashion_mnist, to_float_images
 from helpers.labels import DEFAULT_SETTINGS, Known
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
-from helpers.session import LabelSession, review_order
+from helpers.session import REVIEW_ORDERS, LabelSession, review_order
 from helpers.ssim import pairwise_ssim
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +90,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=100)
-    parser.add_argument("--orders", default="least certain,random")
+    parser.add_argument(
+        "--orders",
+        default=";".join(REVIEW_ORDERS),
+        help="semicolon-separated, from: " + "; ".join(REVIEW_ORDERS),
+    )
     parser.add_argument("--compare-clamp", action="store_true", help="also without clamping")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
@@ -117,7 +121,7 @@ def main(argv=None) -> int:
         "runs": {},
     }
     root = Path("runs") / "review-bench"
-    for order in args.orders.split(","):
+    for order in args.orders.split(";"):
         for clamp in (True, False) if args.compare_clamp else (True,):
             name = order + ("" if clamp else ", no clamping")
             report["runs"][name] = simulate(

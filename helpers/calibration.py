@@ -65,6 +65,7 @@ def calibrate_threshold(
     example_labels: np.ndarray,
     settings: LabelSettings = DEFAULT_SETTINGS,
     pile: PileScores | None = None,
+    example_similarity: np.ndarray | None = None,
 ) -> Calibration:
     """The threshold for ``labels`` (made with ``settings``) that the examples support.
 
@@ -73,6 +74,7 @@ def calibrate_threshold(
     ``calibrated`` is False. With spreading (``settings.spread > 0``) a held-out example is
     spread as an image would be, which needs ``pile``: it joins the graph through its
     nearest images, whose losses are recomputed without it, so it never vouches for itself.
+    ``example_similarity`` (examples x examples SSIM) saves computing it when it is known.
     """
     if labels.threshold_on != settings.threshold_on:
         raise ValueError(
@@ -83,7 +85,11 @@ def calibrate_threshold(
         raise ValueError("calibrating spread labels needs the pile (PileScores)")
     example_labels = np.asarray(example_labels)
     n_classes = labels.class_losses.shape[1]
-    loo = _held_out_losses(example_reconstructions, example_labels, n_classes, settings)
+    if example_similarity is None:
+        example_similarity = pairwise_ssim(
+            example_reconstructions, example_reconstructions, max_val=settings.max_val
+        )
+    loo = _held_out_losses(np.asarray(example_similarity), example_labels, n_classes, settings)
     usable = np.isfinite(loo).all(axis=1)
     if usable.sum() < 2:
         return Calibration(
@@ -125,19 +131,18 @@ def calibrate_threshold(
 
 
 def _held_out_losses(
-    reconstructions: np.ndarray, example_labels: np.ndarray, n_classes: int, settings
+    sim: np.ndarray, example_labels: np.ndarray, n_classes: int, settings
 ) -> np.ndarray:
-    """(n_examples, n_classes): each example's losses against the *other* examples (inf
-    where holding it out leaves a class with none)."""
-    sim = pairwise_ssim(reconstructions, reconstructions, max_val=settings.max_val)
-    rows = np.arange(len(example_labels))
-    loo = np.full((len(rows), n_classes), np.inf, np.float32)
-    for i in rows:  # a few dozen examples: a loop over them is cheap
-        keep = rows != i
-        if np.isin(np.arange(n_classes), example_labels[keep]).all():
-            loo[i] = class_losses(
-                sim[i : i + 1, keep], example_labels[keep], n_classes, settings.aggregate
-            )[0]
+    """(n_examples, n_classes): each example's losses against the *other* examples, from
+    ``sim`` (examples x examples); inf where holding it out leaves its class empty."""
+    loo = class_losses(sim, example_labels, n_classes, settings.aggregate)  # self included
+    for c in range(n_classes):  # against its own class, leave itself out
+        members = np.flatnonzero(example_labels == c)
+        if len(members) < 2:
+            loo[members] = np.inf
+            continue
+        without = _losses_without_each(sim[np.ix_(members, members)], settings.aggregate)
+        loo[members, c] = np.diagonal(without)
     return loo
 
 
@@ -152,7 +157,8 @@ def _spread_held_out(
 
     An example joins the graph through its nearest images: its spread losses are
     ``(1 - alpha) * own + alpha * mean over those images``. The images' losses for the
-    example's class are recomputed without it (the other classes do not change).
+    example's class are recomputed without it (the other classes do not change); all
+    those columns are spread together, in one pass over the graph.
     """
     alpha, k, aggregate = settings.spread, settings.n_neighbors, settings.aggregate
     graph = knn_graph(pile.codes, k)
@@ -160,15 +166,41 @@ def _spread_held_out(
     spread_pile = spread(
         class_losses(pile.similarity, example_labels, n_classes, aggregate), graph, alpha
     )
+    held = np.flatnonzero(np.isfinite(loo).all(axis=1))
+    without = np.empty((len(pile.similarity), len(held)), np.float32)
+    for c in np.unique(example_labels[held]):
+        members = np.flatnonzero(example_labels == c)
+        columns = _losses_without_each(pile.similarity[:, members], aggregate)
+        for j, i in enumerate(held):
+            if example_labels[i] == c:
+                without[:, j] = columns[:, int(np.flatnonzero(members == i)[0])]
+    spread_without = spread(without, graph, alpha, dtype=np.float32)  # many columns
     out = np.full_like(loo, np.inf)
-    rows = np.arange(len(example_labels))
-    for i in np.flatnonzero(np.isfinite(loo).all(axis=1)):
-        c = example_labels[i]
-        others = (example_labels == c) & (rows != i)
-        column = class_losses(
-            pile.similarity[:, others], np.zeros(int(others.sum()), np.int64), 1, aggregate
-        )
+    for j, i in enumerate(held):
         around = spread_pile[neighbours[i]].mean(axis=0)
-        around[c] = spread(column, graph, alpha)[neighbours[i], 0].mean()
+        around[example_labels[i]] = spread_without[neighbours[i], j].mean()
         out[i] = (1 - alpha) * loo[i] + alpha * around
     return out
+
+
+def _losses_without_each(similarity: np.ndarray, aggregate: str) -> np.ndarray:
+    """(n, m): column j is one class's loss for every image with its example j left out
+    (``similarity`` (n, m) against that class's m >= 2 examples), as ``class_losses``
+    combines them, without recombining m times."""
+    n, m = similarity.shape
+    sim = np.asarray(similarity, np.float64)
+    top = {"mean": m - 1, "top3": 3, "max": 1}[aggregate]
+    k = min(top, m - 1)
+    if aggregate == "mean" or k == m - 1:  # every other example counts
+        return (1.0 - (sim.sum(axis=1, keepdims=True) - sim) / (m - 1)).astype(np.float32)
+    # the k + 1 largest per image: leaving out one of the top k brings in the (k+1)-th
+    order = np.argpartition(-sim, k, axis=1)[:, : k + 1]
+    values = np.take_along_axis(sim, order, axis=1)
+    rank = np.argsort(-values, axis=1, kind="stable")
+    order, values = np.take_along_axis(order, rank, 1), np.take_along_axis(values, rank, 1)
+    best_k, best_k1 = values[:, :k].sum(axis=1), values.sum(axis=1)
+    out = np.empty((n, m), np.float64)
+    for j in range(m):
+        in_top = (order[:, :k] == j).any(axis=1)
+        out[:, j] = np.where(in_top, best_k1 - sim[:, j], best_k) / k
+    return (1.0 - out).astype(np.float32)

@@ -41,6 +41,7 @@ class LabelSession:
     made_from: str = ""  # what the pile's reconstructions were made from (codes.npz)
     ignored: list[tuple[int, str]] = field(default_factory=list)  # unusable review rows
     _columns: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _examples_among: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def log(self) -> ReviewLog:
@@ -103,19 +104,26 @@ class LabelSession:
         return fingerprint(self.made_from, self.settings.max_val)
 
 
-REVIEW_ORDERS = ("least certain", "random")
+REVIEW_ORDERS = ("least certain", "least certain, class by class", "random")
 
 
 def review_order(labels: Labels, order: str = "least certain", seed: int = 0) -> np.ndarray:
     """Indices of the images not yet given a class by a person, in the order to review them.
 
     ``"least certain"`` (the default): smallest margin first, the labels the scores are
-    most torn about, where a person's answer changes the most. ``"random"``: a seeded
-    shuffle, to measure what the order is worth.
+    most torn about, where a person's answer changes the most. ``"least certain, class by
+    class"``: the same, taking each class's least certain in turn, so every class gets
+    reviews. ``"random"``: a seeded shuffle, to measure what the order is worth.
     """
     open_ = np.flatnonzero(labels.known < 0) if labels.known is not None else np.arange(len(labels))
+    ranked = open_[np.argsort(-labels.doubt[open_], kind="stable")]
     if order == "least certain":
-        return open_[np.argsort(-labels.doubt[open_], kind="stable")]
+        return ranked
+    if order == "least certain, class by class":
+        queues = [ranked[labels.label[ranked] == c] for c in np.unique(labels.label[ranked])]
+        turns = np.concatenate([np.arange(len(q)) for q in queues])  # place in its class
+        merged = np.concatenate(queues)
+        return merged[np.argsort(turns, kind="stable")]
     if order == "random":
         return np.random.default_rng(seed).permutation(open_)
     raise ValueError(f"order must be one of {REVIEW_ORDERS}, not {order!r}")

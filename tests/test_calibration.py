@@ -68,3 +68,31 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
     honest = C._spread_held_out(loo, ex_labels, 3, settings, pile)
     pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly
     assert np.array_equal(C._spread_held_out(loo, ex_labels, 3, settings, pile)[4], honest[4])
+
+
+@pytest.mark.parametrize("aggregate", ["top3", "mean", "max"])
+def test_losses_without_each_example_equal_recombining_the_others(rng, aggregate):
+    from helpers.labels import class_losses
+
+    for m in (2, 3, 4, 7):
+        sim = rng.random((50, m)).astype(np.float32)
+        sim[:5, 0] = sim[:5, 1]  # ties
+        fast = C._losses_without_each(sim, aggregate)
+        for j in range(m):
+            others = np.delete(sim, j, axis=1)
+            slow = class_losses(others, np.zeros(m - 1, np.int64), 1, aggregate)[:, 0]
+            np.testing.assert_allclose(fast[:, j], slow, atol=1e-6)
+
+
+def test_held_out_losses_leave_each_example_out_of_its_own_class(rng):
+    from helpers.labels import class_losses
+
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    sim = rng.random((9, 9)).astype(np.float32)
+    loo = C._held_out_losses(sim, labels, 3, LabelSettings())
+    for i in range(9):
+        keep = np.arange(9) != i
+        expected = class_losses(sim[i : i + 1, keep], labels[keep], 3, "top3")[0]
+        np.testing.assert_allclose(loo[i], expected, atol=1e-6)
+    lonely = C._held_out_losses(sim[:4, :4], labels[:4], 2, LabelSettings())
+    assert np.isinf(lonely[3]).all() and np.isfinite(lonely[:3]).all()

@@ -137,3 +137,18 @@ def test_review_order_skips_what_a_person_already_gave(tmp_path, real_images):
     margins = labels.margin[order]
     assert (np.diff(margins) >= 0).all()  # least certain (smallest margin) first
     assert sorted(review_order(labels, "random")) == sorted(order)
+
+
+def test_class_by_class_order_takes_each_class_in_turn(rng):
+    from helpers.labels import assign_labels
+
+    labels = assign_labels(
+        rng.random((30, 3)).astype(np.float32), np.zeros(30, int), 1, "image", "margin"
+    )
+    order = review_order(labels, "least certain, class by class")
+    assert sorted(order) == list(range(30))
+    first = labels.label[order[:3]]
+    assert sorted(first) == [0, 1, 2]
+    for c in range(3):  # within a class, least certain first
+        mine = order[labels.label[order] == c]
+        assert (np.diff(labels.margin[mine]) >= 0).all()
