@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tables import markdown_table
+from reports import markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -218,9 +218,7 @@ def main(argv=None) -> int:
             return done.returncode
         report["sizes"][n] = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps(report["sizes"][n]), flush=True)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "pile.json").write_text(json.dumps(report, indent=2) + "\n")
+        save_report(args.out, "pile.json", report)
     print(format_table(report))
     return 0
 

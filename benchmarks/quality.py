@@ -13,14 +13,13 @@ precision-coverage PNG into benchmarks/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tables import markdown_table
+from reports import markdown_table, save_report
 
 from helpers.calibration import PileScores, calibrate_threshold
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
@@ -134,7 +133,7 @@ def main(argv=None) -> int:
         print(f"{per} example(s) per class done ({time.time() - start:.0f} s)", flush=True)
     report["seconds"] = round(time.time() - start, 1)
 
-    (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    save_report(out, "quality.json", report)
     from helpers.plots import precision_coverage
 
     fig = precision_coverage(curves, title="10 examples per class (draw 0), Fashion-MNIST test")

@@ -12,13 +12,12 @@ command after an interruption. Writes benchmarks/results/recipes.json and prints
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from tables import markdown_table
+from reports import markdown_table, save_report
 
 from helpers import config
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
@@ -94,9 +93,7 @@ def main(argv=None) -> int:
         print(f"{name}: done ({time.time() - start:.0f} s)", flush=True)
     shipped = shipped_weights_path()
     report["recipes"]["shipped weights (base, 20 epochs)"] = evaluate(shipped, data, args.draws)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recipes.json").write_text(json.dumps(report, indent=2) + "\n")
+    save_report(args.out, "recipes.json", report)
     print(format_table(report))
     return 0
 

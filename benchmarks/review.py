@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tables import markdown_table
+from reports import markdown_table, save_report
 
 from helpers.artifacts import RunDir
 from helpers.cluster import cluster_codes
@@ -127,11 +127,30 @@ def main(argv=None) -> int:
             report["runs"][name] = simulate(
                 base, y_test, order, args.rounds, args.per_round, clamp, root
             )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "review.json").write_text(json.dumps(report, indent=2) + "\n")
+    save_report(args.out, "review.json", report)
+    curve(report).savefig(Path(args.out) / "review_curve.png", dpi=90)
     print(format_table(report))
     return 0
+
+
+def curve(report: dict):
+    """Share of the pile labelled at precision >= 0.95 against the number of reviews."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, (name, runs) in enumerate(report["runs"].items()):
+        reviews = [r["reviews"] for r in runs]
+        for key, style, threshold in (("best", "o-", "best"), ("calibrated", "s--", "calibrated")):
+            shares = [r[f"share_at_p95_{key}"] for r in runs]
+            ax.plot(reviews, shares, style, color=f"C{k}", label=f"{name}, {threshold} threshold")
+    ax.axhline(0.70, color="grey", lw=0.8, ls=":", label="target after 500 reviews")
+    ax.set_xlabel("reviews (Fashion-MNIST test set, 10,000 images)")
+    ax.set_ylabel("share labelled at precision >= 0.95")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("What reviews are worth (10 examples per class to start)")
+    fig.tight_layout()
+    return fig
 
 
 def format_table(report: dict) -> str:
