@@ -61,20 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", default="helpers/weights/fashion_mnist.weights.h5")
 
     args = parser.parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "how")}
     if args.command == "run":
         from helpers.headless import run_workbook
 
-        run_workbook(
-            profile=args.profile,
-            run_dir=args.run_dir,
-            timeout=args.timeout,
-            data=args.data,
-            examples=args.examples,
-            truth=args.truth,
-            image_size=args.image_size,
-            color=args.color,
-            fit=args.fit,
-        )
+        run_workbook(**options)
     elif args.command == "export":
         from helpers.sorting import sort_into_folders
 
@@ -82,16 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from helpers.training import train_fashion_mnist
 
-        train_fashion_mnist(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            max_val=args.max_val,
-            seed=args.seed,
-            schedule=args.schedule,
-            augment=args.augment,
-            checkpoint=args.checkpoint,
-            out=args.out,
-        )
+        train_fashion_mnist(**options)
     return 0
 
 

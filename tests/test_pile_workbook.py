@@ -156,6 +156,13 @@ def test_sorting_into_class_folders_never_overwrites_or_touches_originals(folder
     assert (tmp_path / "linked" / "Bag" / paths[0]).is_symlink()
     with pytest.raises(ValueError, match="inside the data folder"):
         sort_into_folders(run.path, root / "pile" / "sorted", "copy")
+    # the same from the command line; a second time everything is refused: exit 1
+    command = [sys.executable, "-m", "helpers", "export", "--run-dir", str(run.path)]
+    command += ["--to", str(tmp_path / "cli")]
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert (tmp_path / "cli" / "Bag" / paths[0]).is_file()
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 1 and "3 refused" in again.stdout
 
 
 def test_the_folder_path_reads_the_same_pixels_as_the_array_path(tmp_path, fashion_mnist):
