@@ -200,7 +200,10 @@ def main(argv=None) -> int:
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     write_examples(root / "examples")
-    report = {"command": "python benchmarks/pile.py " + " ".join(argv or sys.argv[1:]), "sizes": {}}
+    saved = Path(args.out) / "pile.json"  # sizes measured earlier stay, unless measured again
+    earlier = json.loads(saved.read_text())["sizes"] if saved.is_file() else {}
+    report = {"command": "python benchmarks/pile.py " + " ".join(argv or sys.argv[1:])}
+    report["sizes"] = {int(n): r for n, r in earlier.items() if int(n) not in sizes}
     report["machine"] = f"{os.cpu_count()} CPU cores"
     report["folder_against_arrays"] = folder_against_arrays(root)
     print(json.dumps(report["folder_against_arrays"]), flush=True)
@@ -218,6 +221,7 @@ def main(argv=None) -> int:
             return done.returncode
         report["sizes"][n] = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps(report["sizes"][n]), flush=True)
+        report["sizes"] = dict(sorted(report["sizes"].items()))
         save_report(args.out, "pile.json", report)
     print(format_table(report))
     return 0

@@ -54,7 +54,7 @@ def simulate(
     base: dict, truth: np.ndarray, order: str, rounds: int, per_round: int, clamp: bool, root: Path
 ) -> list[dict]:
     """Rounds of reviews in ``order``, each followed by a relabel; one row per round."""
-    run_dir = root / f"{order.replace(' ', '-')}{'' if clamp else '-noclamp'}"
+    run_dir = root / f"{order.replace(' ', '-').replace(',', '')}{'-clamp' if clamp else ''}"
     shutil.rmtree(run_dir, ignore_errors=True)
     session = LabelSession(
         RunDir(run_dir), **base, settings=replace(DEFAULT_SETTINGS, clamp_known=clamp)
@@ -95,7 +95,9 @@ def main(argv=None) -> int:
         default=";".join(REVIEW_ORDERS),
         help="semicolon-separated, from: " + "; ".join(REVIEW_ORDERS),
     )
-    parser.add_argument("--compare-clamp", action="store_true", help="also without clamping")
+    parser.add_argument(
+        "--compare-clamp", action="store_true", help="also with clamp_known the other way"
+    )
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -122,8 +124,9 @@ def main(argv=None) -> int:
     }
     root = Path("runs") / "review-bench"
     for order in args.orders.split(";"):
-        for clamp in (True, False) if args.compare_clamp else (True,):
-            name = order + ("" if clamp else ", no clamping")
+        default = DEFAULT_SETTINGS.clamp_known
+        for clamp in (default, not default) if args.compare_clamp else (default,):
+            name = order + (", reviews clamped while spreading" if clamp else "")
             report["runs"][name] = simulate(
                 base, y_test, order, args.rounds, args.per_round, clamp, root
             )

@@ -52,3 +52,12 @@ def test_spectral_follows_curved_clusters_that_kmeans_cuts():
         C.cluster_codes(codes, 2, method="dbscan")
     with pytest.raises(ValueError, match="cannot form 10 clusters"):
         C.spectral(codes[:8], 10, n_neighbors=5)
+
+
+def test_large_piles_use_lobpcg_and_find_the_same_clusters(monkeypatch, rng):
+    codes = np.concatenate([rng.normal(c * 6, 1, (60, 4)) for c in range(3)])
+    exact = C.spectral(codes, 3, seed=0)
+    monkeypatch.setattr(C, "ARPACK_UP_TO", 50)  # this pile now counts as large
+    large = C.spectral(codes, 3, seed=0)
+    assert C.cluster_metrics(large, exact)["ari"] == 1.0
+    np.testing.assert_array_equal(large, C.spectral(codes, 3, seed=0))  # seeded
