@@ -131,7 +131,7 @@ def main(argv=None) -> int:
                 base, y_test, order, args.rounds, args.per_round, clamp, root
             )
     save_report(args.out, "review.json", report)
-    curve(report).savefig(Path(args.out) / "review_curve.png", dpi=90)
+    curve(report).savefig(Path(args.out) / "review_curve.png", dpi=90, bbox_inches="tight")
     print(format_table(report))
     return 0
 
@@ -140,7 +140,7 @@ def curve(report: dict):
     """Share of the pile labelled at precision >= 0.95 against the number of reviews."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
     for k, (name, runs) in enumerate(report["runs"].items()):
         reviews = [r["reviews"] for r in runs]
         for key, style, threshold in (("best", "o-", "best"), ("calibrated", "s--", "calibrated")):
@@ -150,7 +150,7 @@ def curve(report: dict):
     ax.set_xlabel("reviews (Fashion-MNIST test set, 10,000 images)")
     ax.set_ylabel("share labelled at precision >= 0.95")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("What reviews are worth (10 examples per class to start)")
     fig.tight_layout()
     return fig
