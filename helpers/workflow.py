@@ -151,7 +151,7 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         truth, ignored = read_truth(inputs.truth, pile, examples.class_names)
         skipped += [(path, f"truth: {why}") for path, why in ignored]
     images = to_float_images(pile.images)
-    split = Split(
+    return Split(
         images,
         None,
         images,
@@ -165,7 +165,6 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         pile.info,
         pile.other_files,
     )
-    return split
 
 
 def setup(
