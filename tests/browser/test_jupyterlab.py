@@ -235,10 +235,14 @@ def _review_one_image(page, run_dir: Path) -> None:
         ".some(e => !e.dataset.old && e.innerText.includes('1 reviewed'))",
         timeout=NOTEBOOK_RUN_S * 1000,
     )
-    _wait_idle(page)
-    labels_csv = run_dir / "labels.csv"
-    with open(labels_csv, newline="") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["image"] == image_id)
+    # the notebook's last cell writes labels.csv again, the review in it
+    deadline = time.time() + NOTEBOOK_RUN_S
+    while True:
+        with open(run_dir / "labels.csv", newline="") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["image"] == image_id)
+        if row["source"] == "reviewed" or time.time() > deadline:
+            break
+        page.wait_for_timeout(1000)
     assert (row["label"], row["source"], row["accepted"]) == (given, "reviewed", "1"), row
     assert image  # the gallery's caption named the image reviewed
 
