@@ -2,12 +2,12 @@
 
 Modules by floor; imports point down only:
 
-- bottom: ``config``, ``files``, ``graph``, ``plots``, ``data``, ``ssim``, ``artifacts``,
-  ``evaluation``, ``export``
-- middle: ``model``, ``cluster``, ``labels`` (scores -> spread -> assign),
-  ``calibration``, ``tutorial`` (the tutorial's rule)
-- top: ``workflow`` (load-or-compute steps for the notebooks), ``widgets``, ``training``,
-  ``headless`` (``python -m helpers``)
+- bottom: ``config``, ``files``, ``graph``, ``plots``, ``folders`` (your images),
+  ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``
+- middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``model``, ``cluster``, ``labels`` (scores
+  -> spread -> assign), ``calibration``, ``tutorial`` (the tutorial's rule), ``sorting``
+- top: ``session`` (relabel with reviews), ``workflow`` (load-or-compute steps for the
+  notebooks), ``widgets``, ``training``, ``headless`` (``python -m helpers``)
 
 Import what you need from the module itself (``from helpers.labels import label_images``);
 importing ``helpers`` alone loads nothing heavy.

@@ -35,9 +35,9 @@ class Inputs:
     data: str | None = None  # a folder of images; None: Fashion-MNIST
     examples: str | None = None  # a folder with one sub-folder per class, or a path,label CSV
     truth: str | None = None  # a path,label CSV of known classes, for measuring only
-    image_size: int = 28
-    color: str = "grey"
-    fit: str = "pad"
+    image_size: int = ImageFormat.size  # how images are read: ImageFormat's defaults
+    color: str = ImageFormat.color
+    fit: str = ImageFormat.fit
 
     @property
     def format(self) -> ImageFormat:
