@@ -4,8 +4,9 @@ Modules by floor; imports point down only:
 
 - bottom: ``config``, ``files``, ``graph``, ``plots``, ``folders`` (your images),
   ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``
-- middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``model``, ``cluster``, ``labels`` (scores
-  -> spread -> assign), ``calibration``, ``tutorial`` (the tutorial's rule), ``sorting``
+- middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``split`` (the run's images), ``model``,
+  ``cluster``, ``labels`` (scores -> spread -> assign), ``calibration``, ``tutorial``
+  (the tutorial's rule), ``sorting``
 - top: ``session`` (relabel with reviews), ``workflow`` (load-or-compute steps for the
   notebooks), ``widgets``, ``training``, ``headless`` (``python -m helpers``)
 

@@ -97,7 +97,7 @@ def _library_labels(path):
     from helpers.config import get_profile
     from helpers.data import choose_examples
     from helpers.labels import label_images
-    from helpers.workflow import load_split
+    from helpers.split import load_split
 
     run = RunDir(path)
     scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]

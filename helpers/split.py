@@ -1,0 +1,176 @@
+"""The images of one run: Fashion-MNIST's splits, or a folder of the user's images with
+their examples and, optionally, their truth; and a plain account of what was found."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from helpers import config
+from helpers.artifacts import RunDir, fingerprint
+from helpers.data import CLASS_NAMES, load_fashion_mnist, subset, to_float_images
+from helpers.folders import IMAGE_SUFFIXES, ImageFolder, describe, list_image_files, read_files
+from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
+
+SKIPPED = "skipped.csv"
+PILE_CACHE = "pile.npz"
+
+
+@dataclass
+class Split:
+    """The images of one run, as float32 (N, H, W, C) in [0, 1].
+
+    Fashion-MNIST: the autoencoder trains on the training split, the test split is labelled,
+    examples are drawn from the (labelled) training split. A folder: the pile is both what
+    the autoencoder trains on and what is labelled, and the examples are the user's.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray | None  # classes of the training images, when known
+    x_test: np.ndarray  # the images to label
+    y_test: np.ndarray | None  # their true classes, -1 where unknown; None: no truth at all
+    test_ids: np.ndarray  # index in the test split, or path relative to the data folder
+    class_names: tuple[str, ...]
+    inputs: Inputs = field(default_factory=Inputs)
+    made_from: str = ""  # fingerprint of the images (and how they were read)
+    examples: ExampleSet | None = None  # the user's examples (None: drawn from y_train)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    info: list[dict] = field(default_factory=list)  # original size and mode of each image
+    other_files: dict[str, int] = field(default_factory=dict)  # non-image files left aside
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_test.shape[1:])
+
+    @property
+    def source(self) -> str:
+        return self.inputs.data or "Fashion-MNIST"
+
+    def labelled_images(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images whose class is known before labelling, and their classes: the training
+        split of Fashion-MNIST, or the user's examples."""
+        if self.examples is None:
+            return self.x_train, self.y_train
+        return to_float_images(self.examples.images), self.examples.labels
+
+
+def load_split(
+    profile: config.Profile, seed: int = 0, inputs: Inputs | None = None, run: RunDir | None = None
+) -> Split:
+    """The run's images: Fashion-MNIST (no data folder) or the user's folder, cut to the
+    profile's size (a seeded subset in ``smoke``). A folder's decoded images are kept in the
+    run directory (``pile.npz``) while its files stay the same."""
+    inputs = inputs or Inputs()
+    if inputs.data is None:
+        (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+        x_train, y_train = subset(profile.n_train, x_train, y_train, seed=seed)
+        test_ids = np.arange(len(x_test))
+        x_test, y_test, test_ids = subset(profile.n_test, x_test, y_test, test_ids, seed=seed + 1)
+        made_from = fingerprint("Fashion-MNIST", profile.n_train, profile.n_test, seed)
+        return Split(
+            to_float_images(x_train),
+            y_train,
+            to_float_images(x_test),
+            y_test,
+            test_ids,
+            CLASS_NAMES,
+            inputs,
+            made_from,
+        )
+    return _load_pile(profile, seed, inputs, run)
+
+
+def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir | None) -> Split:
+    root = Path(inputs.data).expanduser().resolve()
+    files, others = list_image_files(root)
+    if not files:
+        raise FileNotFoundError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    if profile.n_test is not None and len(files) > profile.n_test:
+        (files,) = subset(profile.n_test, np.asarray(files, dtype=object), seed=seed)
+        files = list(files)
+    made_from = fingerprint(files_fingerprint(root, files), inputs.format)
+    cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
+    if cached is not None:
+        pile = ImageFolder(
+            root,
+            cached["images"],
+            cached["paths"].tolist(),
+            json.loads(str(cached["info"])),
+            [tuple(row) for row in json.loads(str(cached["skipped"]))],
+            others,
+        )
+    else:
+        pile = read_files(root, files, inputs.format, progress=True, other_files=others)
+        if run is not None:
+            run.save_arrays(
+                PILE_CACHE,
+                images=pile.images,
+                paths=np.asarray(pile.paths),
+                info=np.asarray(json.dumps(pile.info)),
+                skipped=np.asarray(json.dumps(pile.skipped)),
+                made_from=np.asarray(made_from),
+            )
+    examples = read_examples(inputs.examples, pile, inputs.format)
+    truth = None
+    skipped = pile.skipped + examples.skipped
+    if inputs.truth:
+        truth, ignored = read_truth(inputs.truth, pile, examples.class_names)
+        skipped += [(path, f"truth: {why}") for path, why in ignored]
+    images = to_float_images(pile.images)
+    return Split(
+        images,
+        None,
+        images,
+        truth,
+        np.asarray(pile.paths),
+        examples.class_names,
+        inputs,
+        made_from,
+        examples,
+        skipped,
+        pile.info,
+        pile.other_files,
+    )
+
+
+def describe_inputs(split: Split, show_skipped: int = 5) -> None:
+    """Say what was found: images, their original formats and sizes, classes, skipped files."""
+    n_classes = len(split.class_names)
+    shape = "x".join(map(str, split.image_shape[:2])) + (
+        " colour" if split.image_shape[2] == 3 else " grey"
+    )
+    if split.examples is None:
+        print(
+            f"Fashion-MNIST: {len(split.x_train):,} training images (classes known) and "
+            f"{len(split.x_test):,} images to label, {shape}, {n_classes} classes"
+        )
+        return
+    print(f"{split.source}: {len(split.x_test):,} images read, now {shape} each")
+    print(f"\n{'format':8s} {'mode':6s} {'images':>7s}  {'width':>11s}  {'height':>11s}")
+    for row in describe(split.info):
+        print(
+            f"{row['format']:8s} {row['mode']:6s} {row['images']:7d}  "
+            f"{row['width']:>11s}  {row['height']:>11s}"
+        )
+    counts = np.bincount(split.examples.labels, minlength=n_classes)
+    in_pile = int((split.examples.in_pile >= 0).sum())
+    print(
+        f"\n{n_classes} classes, examples: "
+        + ", ".join(
+            f"{name} {count}" for name, count in zip(split.class_names, counts, strict=True)
+        )
+        + (f" ({in_pile} of them in the pile)" if in_pile else "")
+    )
+    if split.y_test is not None:
+        print(f"truth known for {int((split.y_test >= 0).sum()):,} images")
+    if split.other_files:
+        others = ", ".join(f"{ext} {n}" for ext, n in sorted(split.other_files.items()))
+        print(f"other files left aside (not image extensions): {others}")
+    print(f"\n{len(split.skipped)} file(s) skipped" + (":" if split.skipped else ""))
+    for path, reason in split.skipped[:show_skipped]:
+        print(f"  {path}: {reason}")
+    if len(split.skipped) > show_skipped:
+        print(f"  ... all of them in {SKIPPED} in the run directory")
