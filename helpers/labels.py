@@ -179,14 +179,13 @@ def label_images(
     the explorer, the benchmarks and the headless run all label through here.
     """
     losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
+    clamp = None
     if known is not None and settings.clamp_known and settings.spread > 0:
-        held = losses.copy()
-        held[known.index] = 1.0  # as unlike every other class as SSIM allows
-        held[known.index, known.classes] = 0.0  # and exactly like its own
-        graph = knn_graph(codes, settings.n_neighbors)
-        losses = spread(held, graph, settings.spread, clamp=known.index)
-    else:
-        losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors)
+        losses = losses.copy()
+        losses[known.index] = 1.0  # as unlike every other class as SSIM allows
+        losses[known.index, known.classes] = 0.0  # and exactly like its own
+        clamp = known.index
+    losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
     n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
     labels = assign_labels(
         losses, clusters, n_clusters, settings.rule_for(example_labels), settings.threshold_on
@@ -227,18 +226,23 @@ def class_losses(
 
 
 def spread_losses(
-    losses: np.ndarray, codes: np.ndarray, alpha: float, n_neighbors: int = DEFAULT_NEIGHBOURS
+    losses: np.ndarray,
+    codes: np.ndarray,
+    alpha: float,
+    n_neighbors: int = DEFAULT_NEIGHBOURS,
+    clamp: np.ndarray | None = None,
 ) -> np.ndarray:
     """Class losses averaged along the codes' nearest-neighbour graph (label spreading).
 
     A single SSIM comparison is noisy; the images whose codes surround an image usually
     show the same kind of thing, so each image's losses are blended with theirs. ``alpha``
-    is how much comes from the neighbourhood (0: none, each image on its own).
+    is how much comes from the neighbourhood (0: none, each image on its own); rows
+    ``clamp`` keep their losses.
     """
     losses = np.asarray(losses, np.float32)
     if alpha == 0:
         return losses
-    return spread(losses, knn_graph(codes, n_neighbors), alpha)
+    return spread(losses, knn_graph(codes, n_neighbors), alpha, clamp=clamp)
 
 
 def map_clusters_to_classes(

@@ -38,6 +38,11 @@ def thumbnail_png(image: np.ndarray, scale: int = 2) -> bytes:
     return out.getvalue()
 
 
+def _slider_top(labels: Labels) -> float:
+    """The slider's right end: the largest score, rounded up to a hundredth."""
+    return float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
+
+
 class ThresholdExplorer:
     """Interactive view of what a threshold labels. Display it in a notebook cell."""
 
@@ -59,7 +64,7 @@ class ThresholdExplorer:
         self.session = session
         self.max_gallery = max_gallery
         self.history: list[tuple[object, Labels]] = []  # (review, labels before it)
-        top = float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
+        top = _slider_top(labels)
         by_margin = labels.threshold_on == "margin"
         self.slider = w.FloatSlider(
             value=min(max(float(threshold), 0.0), top),
@@ -307,8 +312,7 @@ class ThresholdExplorer:
         self.labels, calibration = self.session.relabel()
         self.calibration = calibration
         self.history.clear()  # the reviews now stand in the labels themselves
-        top = float(np.ceil(max(self.labels.score.max(), 1e-3) * 100) / 100)
-        self.slider.max = max(top, self.slider.max)
+        self.slider.max = max(_slider_top(self.labels), self.slider.max)
         n = int(self._reviewed_mask().sum())
         self.status.value = (
             f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; {calibration}"
