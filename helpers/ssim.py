@@ -137,80 +137,94 @@ def pairwise_ssim(
 ) -> np.ndarray:
     """SSIM of every image in ``a`` against every image in ``b``: a (len(a), len(b)) matrix.
 
-    Works in chunks whose scratch memory stays under about ``max_bytes``. Each chunk is two
-    matrix products: the column filter applied to every pair product at once
-    (``(a * g) @ b.T`` per image row) and the row filter applied to all of them.
+    Works in blocks of pairs whose scratch memory stays under about ``max_bytes``. Each
+    block is two matrix products (the column filter of every pair product at once, then the
+    row filter) and one fused pass for the SSIM formula, compiled once per block shape
+    (XLA on TensorFlow, ``jax.jit`` on JAX). Blocks keep one shape, the last padded, so a
+    pile scored batch by batch compiles once.
     """
     a, b = _as_tensor(a, "a"), _as_tensor(b, "b")
     if tuple(a.shape[1:]) != tuple(b.shape[1:]):
         raise ValueError(f"a and b images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
     n, h, w, channels = (int(s) for s in a.shape)
     m = int(b.shape[0])
-    out = np.empty((n, m), np.float32)
+    out = np.zeros((n, m), np.float32)
     if n == 0 or m == 0:
         return out
-    mh_np, mw_np = valid_filter_matrix(h), valid_filter_matrix(w)
-    p, q = mh_np.shape[0], mw_np.shape[0]
-    mh, mw = ops.convert_to_tensor(mh_np), ops.convert_to_tensor(mw_np)
-    c1 = (K1 * max_val) ** 2
-    c2 = (K2 * max_val) ** 2
-    a = ops.cast(ops.transpose(a, (3, 0, 1, 2)), "float32")  # (C, N, H, W)
-    b = ops.cast(ops.transpose(b, (3, 0, 1, 2)), "float32")
-    # Per-image statistics, laid out (P, N, Q) to broadcast against the pair products.
-    stats_a = [_image_stats(a[c], mh, mw) for c in range(channels)]
-    stats_b = [_image_stats(b[c], mh, mw) for c in range(channels)]
-
-    bytes_per_pair = 4 * (h * q + 8 * p * q) + 1
+    gh = ops.convert_to_tensor(valid_filter_matrix(h))
+    gw = ops.convert_to_tensor(valid_filter_matrix(w))
+    p, q = int(gh.shape[0]), int(gw.shape[0])
+    constants = ops.convert_to_tensor(np.array([(K1 * max_val) ** 2, (K2 * max_val) ** 2], np.float32))
+    bytes_per_pair = 4 * (h * q + 2 * p * q) + 1
     cols = max(1, min(m, max_bytes // bytes_per_pair))
     rows = max(1, min(n, max_bytes // (bytes_per_pair * cols)))
-    for j0 in range(0, m, cols):
-        j1 = min(m, j0 + cols)
-        for i0 in range(0, n, rows):
-            i1 = min(n, i0 + rows)
-            total = 0.0
-            for c in range(channels):
-                (mu_a, sq_a), (mu_b, sq_b) = stats_a[c], stats_b[c]
-                total = total + _pair_block(
-                    a[c, i0:i1],
-                    b[c, j0:j1],
-                    mu_a[:, i0:i1, :, None],
-                    sq_a[:, i0:i1, :, None],
-                    ops.transpose(mu_b[:, j0:j1, :], (0, 2, 1))[:, None, :, :],
-                    ops.transpose(sq_b[:, j0:j1, :], (0, 2, 1))[:, None, :, :],
-                    mh,
-                    mw,
-                    c1,
-                    c2,
-                )
-            out[i0:i1, j0:j1] = ops.convert_to_numpy(total) / channels
-    return out
+    for c in range(channels):
+        a_c = ops.cast(a[..., c], "float32")
+        b_c = ops.cast(b[..., c], "float32")
+        mu_a, var_a = _image_stats(a_c, gh, gw)
+        mu_b, var_b = _image_stats(b_c, gh, gw)
+        for j0 in range(0, m, cols):
+            j1 = min(m, j0 + cols)
+            b_block = (b_c[j0:j1], mu_b[j0:j1], var_b[j0:j1])
+            for i0 in range(0, n, rows):
+                i1 = min(n, i0 + rows)
+                a_block = [_pad_rows(t[i0:i1], rows) for t in (a_c, mu_a, var_a)]
+                block = _pair_block(*a_block, *b_block, gh, gw, constants)
+                out[i0:i1, j0:j1] += ops.convert_to_numpy(block)[: i1 - i0]
+    return out / channels if channels > 1 else out
 
 
-def _image_stats(x, mh, mw):
-    """Filtered mean and mean of squares of each image, as (P, N, Q) tensors."""
-    mu = ops.transpose(_filter2d(x, mh, mw), (1, 0, 2))
-    sq = ops.transpose(_filter2d(ops.square(x), mh, mw), (1, 0, 2))
-    return mu, sq
+def _pad_rows(x, rows: int):
+    """``x`` with zero rows appended up to ``rows``, so every block has one shape."""
+    missing = rows - int(x.shape[0])
+    if missing == 0:
+        return x
+    return ops.concatenate([x, ops.zeros((missing, *x.shape[1:]), x.dtype)], axis=0)
 
 
-def _pair_block(a, b, mu_a, sq_a, mu_b, sq_b, mh, mw, c1, c2):
-    """Mean SSIM map of every pair in one block: (len(a), len(b)).
+def _image_stats(x, gh, gw):
+    """Filtered mean and variance of each image (N, H, W): two (N, P, Q) tensors."""
+    mu = _filter2d(x, gh, gw)
+    return mu, _filter2d(ops.square(x), gh, gw) - ops.square(mu)
 
-    ``mu_*``/``sq_*`` are the images' filtered means and mean squares, laid out (P, n, Q, 1)
-    for ``a`` and (P, 1, Q, m) for ``b`` so that they broadcast over the pairs.
+
+def _jit(fn):
+    """``fn`` compiled for the backend (XLA on TensorFlow, jax.jit on JAX), else as is."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def _pair_block_eager(a, mu_a, var_a, b, mu_b, var_b, gh, gw, constants):
+    """Mean SSIM map of every pair of one block: (len(a), len(b)).
+
+    ``a`` (n, H, W) with its filtered means and variances (n, P, Q); likewise ``b``.
     """
     n, h, w = a.shape
     m = b.shape[0]
-    p, q = mh.shape[0], mw.shape[0]
+    p, q = gh.shape[0], gw.shape[0]
+    c1, c2 = constants[0], constants[1]
     # Column filter of each pair product: for image row r, (a[:, r, :] * g_q) @ b[:, r, :].T
-    aw = a[:, :, None, :] * mw[None, None, :, :]  # (n, H, Q, W)
+    aw = a[:, :, None, :] * gw[None, None, :, :]  # (n, H, Q, W)
     aw = ops.reshape(ops.transpose(aw, (1, 0, 2, 3)), (h, n * q, w))
-    bt = ops.transpose(b, (1, 2, 0))  # (H, W, m)
-    t = ops.matmul(aw, bt)  # (H, n*Q, m)
+    t = ops.matmul(aw, ops.transpose(b, (1, 2, 0)))  # (H, n*Q, m)
     # Row filter: contract the image rows with the window.
-    e_ab = ops.reshape(ops.matmul(mh, ops.reshape(t, (h, n * q * m))), (p, n, q, m))
-    num0 = mu_a * mu_b * 2.0
-    den0 = ops.square(mu_a) + ops.square(mu_b)
-    luminance = (num0 + c1) / (den0 + c1)
-    cs = (e_ab * 2.0 - num0 + c2) / (sq_a + sq_b - den0 + c2)
-    return ops.mean(luminance * cs, axis=(0, 2))
+    e_ab = ops.reshape(ops.matmul(gh, ops.reshape(t, (h, n * q * m))), (p, n, q, m))
+    mu_a = ops.transpose(mu_a, (1, 0, 2))[..., None]  # (P, n, Q, 1)
+    var_a = ops.transpose(var_a, (1, 0, 2))[..., None]
+    mu_b = ops.transpose(mu_b, (1, 2, 0))[:, None]  # (P, 1, Q, m)
+    var_b = ops.transpose(var_b, (1, 2, 0))[:, None]
+    mu_ab = mu_a * mu_b
+    numerator = (2.0 * mu_ab + c1) * (2.0 * (e_ab - mu_ab) + c2)
+    denominator = (ops.square(mu_a) + ops.square(mu_b) + c1) * (var_a + var_b + c2)
+    return ops.mean(numerator / denominator, axis=(0, 2))
+
+
+_pair_block = _jit(_pair_block_eager)

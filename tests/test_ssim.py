@@ -79,6 +79,14 @@ def test_pairwise_matrix_agrees_with_pair_by_pair(real_images):
     assert np.all(m <= 1.0 + 1e-5) and np.all(m >= -1.0)
 
 
+def test_pairwise_on_colour_images_averages_the_channels(rng):
+    a = rng.random((5, 32, 32, 3)).astype(np.float32)
+    b = np.clip(a[:3] + 0.1 * rng.standard_normal((3, 32, 32, 3)), 0, 1).astype(np.float32)
+    m = S.pairwise_ssim(a, b, max_bytes=40_000)  # several padded blocks
+    ref = tf.image.ssim(np.repeat(a, 3, 0), np.tile(b, (5, 1, 1, 1)), 1.0).numpy().reshape(5, 3)
+    assert np.abs(m - ref).max() < 1e-4
+
+
 def test_pairwise_matches_float64_reference(real_images):
     x, _ = real_images
     a, b = x[:20].astype(np.float64)[..., 0], x[20:35].astype(np.float64)[..., 0]
