@@ -56,6 +56,33 @@ def write_pile(root: Path, n: int) -> None:
     done.write_text("")
 
 
+def write_augmented_pile(root: Path, n: int, seed: int = 0) -> None:
+    """``n`` 28x28 grey PNG files: Fashion-MNIST's 70,000 images, each copy shifted by up to
+    3 pixels, mirrored half of the time and given a little noise (1,000 files a folder)."""
+    from PIL import Image
+
+    from helpers.data import load_fashion_mnist
+
+    done = root / f".written-{n}"
+    if done.is_file():
+        return
+    (x_train, _), (x_test, _) = load_fashion_mnist()
+    images = np.concatenate([x_test, x_train])
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, 1000):
+        folder = root / f"part{start // 100_000}" / f"{(start // 1000) % 100:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(start, min(n, start + 1000)):
+            image = images[i % len(images)]
+            if i >= len(images):
+                dy, dx = rng.integers(-3, 4, 2)
+                image = np.roll(image, (dy, dx), axis=(0, 1))
+                image = image[:, ::-1] if rng.random() < 0.5 else image
+                image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(folder / f"{i:07d}.png", compress_level=1)
+    done.write_text("")
+
+
 def write_examples(root: Path) -> None:
     from PIL import Image
 
@@ -74,6 +101,7 @@ def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
     """The workbook's steps on one pile, timed, in this process."""
     from helpers.calibration import PileScores, calibrate_threshold
     from helpers.labels import label_images
+    from helpers.scoring import Reconstructions
     from helpers.workflow import (
         get_autoencoder,
         get_clusters,
@@ -96,14 +124,14 @@ def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
         "read",
         lambda: setup("full", run_dir, follow_run=False, data=str(pile), examples=str(examples)),
     )
-    ae, enc, _, info = step("train", lambda: get_autoencoder(run, profile, split, verbose=0))
-    encoded = step("encode", lambda: get_codes(run, ae, enc, split))
+    ae, enc, dec, info = step("train", lambda: get_autoencoder(run, profile, split, verbose=0))
+    encoded = step("encode", lambda: get_codes(run, enc, split))
     k = len(split.class_names)
     clusters = step("cluster", lambda: get_clusters(run, encoded["codes"], k)["clusters"])
 
     def score():
-        ex = get_examples(split, ae, enc, per_class=10)
-        return ex, get_similarity(run, encoded["reconstructions"], ex, k)
+        ex = get_examples(split, enc, dec, per_class=10)
+        return ex, get_similarity(run, Reconstructions(dec, encoded["codes"]), ex, k)
 
     examples_, sim = step("score", score)
 

@@ -6,7 +6,7 @@ Modules by floor; imports point down only:
   ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``
 - middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``split`` (the run's images), ``model``,
   ``cluster``, ``labels`` (scores -> spread -> assign), ``calibration``, ``tutorial``
-  (the tutorial's rule), ``sorting``
+  (the tutorial's rule), ``scoring`` (reconstructions decoded from codes), ``sorting``
 - top: ``session`` (relabel with reviews), ``workflow`` (load-or-compute steps for the
   notebooks), ``widgets``, ``training``, ``headless`` (``python -m helpers``)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.cluster import KMeans, MiniBatchKMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph
@@ -16,6 +16,11 @@ METHODS = ("spectral", "kmeans")
 # Laplacian, which grows fast: at 100,000 codes it took 471 s and 8.5 GiB, where LOBPCG took
 # 16 s and 0.34 GiB; at 30,000 both gave ACC 0.54 / NMI 0.58 (benchmarks/pile.py codes).
 ARPACK_UP_TO = 20_000
+
+# Beyond this many codes "spectral" means mini-batch KMeans: even LOBPCG's eigenvectors of
+# a million-node graph take minutes and gigabytes, and the pile's labels do not come from
+# the clusters unless there is one example per class.
+SPECTRAL_UP_TO = 200_000
 
 # The tutorial's KMeans settings.
 KMEANS_SETTINGS = {"init": "k-means++", "n_init": 20, "max_iter": 10000}
@@ -53,15 +58,26 @@ def spectral(
     return model.fit_predict(graph).astype(np.int64)
 
 
+def method_for(method: str, n_codes: int) -> str:
+    """The method that clusters ``n_codes`` when ``method`` is asked for: spectral turns
+    into ``"minibatch-kmeans"`` beyond ``SPECTRAL_UP_TO`` codes."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    return "minibatch-kmeans" if method == "spectral" and n_codes > SPECTRAL_UP_TO else method
+
+
 def cluster_codes(
     codes: np.ndarray, n_clusters: int, method: str = "spectral", seed: int = 0
 ) -> np.ndarray:
-    """One cluster number per code: ``"spectral"`` (default) or the tutorial's ``"kmeans"``."""
+    """One cluster number per code: ``"spectral"`` (default; mini-batch KMeans beyond
+    ``SPECTRAL_UP_TO`` codes, see ``method_for``) or the tutorial's ``"kmeans"``."""
+    method = method_for(method, len(codes))
     if method == "spectral":
         return spectral(codes, n_clusters, seed=seed)
     if method == "kmeans":
         return kmeans(codes, n_clusters, seed=seed).labels_.astype(np.int64)
-    raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    model = MiniBatchKMeans(n_clusters, random_state=seed, n_init=3, batch_size=4096)
+    return model.fit_predict(np.asarray(codes, np.float64)).astype(np.int64)
 
 
 def contingency(clusters: np.ndarray, labels: np.ndarray, n_clusters: int, n_classes: int):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,23 +17,27 @@ def label_rows(
     class_names: Sequence[str],
     image_ids=None,
     true_labels: np.ndarray | None = None,
-) -> tuple[list[dict], list[str]]:
-    """Rows and columns of ``labels.csv`` (see the design's labels-export contract).
+) -> tuple[Iterator[dict], list[str]]:
+    """Rows (made one at a time, so a million cost no memory) and columns of
+    ``labels.csv`` (see the design's labels-export contract).
 
     ``source`` says where a label came from: ``example`` (one of the examples, in the
     pile), ``reviewed`` (a person's review) or ``auto``. A true class of -1 (unknown) is
     left empty.
     """
     n = len(labels)
-    ids = list(range(n)) if image_ids is None else list(image_ids)
+    ids = range(n) if image_ids is None else image_ids
     accepted = labels.accepted(threshold)
     source = labels.source if labels.source is not None else np.full(n, "auto", object)
     fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
     if true_labels is not None:
         fields.append("true_label")
     fields += ["label_index", "margin", "source"]
-    rows = []
-    for i in range(n):
+    return _rows(labels, accepted, class_names, ids, source, true_labels), fields
+
+
+def _rows(labels, accepted, class_names, ids, source, true_labels) -> Iterator[dict]:
+    for i in range(len(labels)):
         row = {
             "image": ids[i],
             "cluster": int(labels.cluster[i]),
@@ -47,5 +51,4 @@ def label_rows(
         if true_labels is not None:
             truth = int(true_labels[i])
             row["true_label"] = class_names[truth] if truth >= 0 else ""
-        rows.append(row)
-    return rows, fields
+        yield row

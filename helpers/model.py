@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from helpers.data import to_float_images
 from helpers.files import atomic_write, write_text
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
 
@@ -113,7 +114,7 @@ def train(
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
-    ``x_train`` is float32 (N, H, W, C) in [0, 1]; ``n_images`` trains on a seeded subset.
+    ``x_train`` is (N, H, W, C), uint8 or float32 in [0, 1]; ``n_images`` trains on a seeded subset.
     Shows Keras's progress bar (``verbose``); returns the per-epoch history (a dict).
     With ``checkpoint`` (a ``.keras`` path) the model, optimizer and history are saved
     atomically after every epoch, and a later call with the same path resumes from there.
@@ -206,6 +207,7 @@ class EpochBatches(keras.utils.PyDataset):
         batch = self.images[chunk]
         if self.augment:
             batch = shift_and_mirror(batch, np.random.default_rng([self.seed, self.epoch, index]))
+        batch = to_float_images(batch)  # a pile is kept as uint8, one batch at a time float
         return batch, batch
 
     def on_epoch_end(self):
@@ -246,13 +248,34 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
 
 def encode(encoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Codes of the images, float32 (N, latent_dim)."""
-    return np.asarray(encoder.predict(images, batch_size=batch_size, verbose=0), np.float32)
+    """Codes of the images (uint8, or float in [0, 1]), float32 (N, latent_dim)."""
+    return _predict(encoder, images, batch_size, to_float_images)
 
 
 def reconstruct(autoencoder: keras.Model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """The autoencoder's reconstructions, float32 like the input."""
-    return np.asarray(autoencoder.predict(images, batch_size=batch_size, verbose=0), np.float32)
+    """The autoencoder's reconstructions of the images, float32 (N, H, W, C) in [0, 1]."""
+    return _predict(autoencoder, images, batch_size, to_float_images)
+
+
+def decode(decoder: keras.Model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """The decoder's images for the codes: what ``reconstruct`` gives for their images."""
+    return _predict(decoder, np.asarray(codes, np.float32), batch_size, lambda c: c)
+
+
+PREDICT_CHUNK = 16_384  # inputs turned into float32 at a time, so a pile is never all float
+
+
+def _predict(model: keras.Model, inputs: np.ndarray, batch_size: int, prepare) -> np.ndarray:
+    chunks = [
+        np.asarray(
+            model.predict(prepare(inputs[i : i + PREDICT_CHUNK]), batch_size=batch_size, verbose=0),
+            np.float32,
+        )
+        for i in range(0, len(inputs), PREDICT_CHUNK)
+    ]
+    if not chunks:
+        return np.zeros((0, *model.output_shape[1:]), np.float32)
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
 def save_weights(autoencoder: keras.Model, path: str | os.PathLike) -> Path:

@@ -120,6 +120,9 @@ def codes_figure(images, codes, recon=None, n: int = 8):
     return fig
 
 
+MAX_POINTS = 20_000  # points a scatter plot draws
+
+
 def code_map(
     codes,
     labels=None,
@@ -127,10 +130,16 @@ def code_map(
     seed: int = 0,
     title: str | None = None,
 ):
-    """All codes projected to 2-D by PCA, coloured by class when known."""
+    """All codes projected to 2-D by PCA, coloured by class when known; beyond
+    ``MAX_POINTS`` codes a seeded sample of them is drawn (the projection uses all)."""
     from sklearn.decomposition import PCA
 
     xy = PCA(n_components=2, random_state=seed).fit_transform(codes)
+    if len(xy) > MAX_POINTS:
+        shown = np.sort(np.random.default_rng(seed).choice(len(xy), MAX_POINTS, replace=False))
+        xy = xy[shown]
+        labels = None if labels is None else np.asarray(labels)[shown]
+        title = title or f"codes, PCA to 2-D ({MAX_POINTS:,} of {len(codes):,} shown)"
     fig, ax = plt.subplots(figsize=(7, 5.5))
     if labels is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=3, alpha=0.5)
@@ -150,13 +159,14 @@ def code_map(
 
 def cluster_gallery(
     images,
-    recon,
     clusters,
     n_clusters: int,
+    reconstruct,
     per_cluster: int = 8,
     seed: int = 0,
 ):
-    """For each cluster: a row of members and, beneath, their reconstructions."""
+    """For each cluster: a row of members and, beneath, their reconstructions
+    (``reconstruct`` maps a batch of images to theirs; only the ones shown are made)."""
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(
         2 * n_clusters, per_cluster, figsize=(per_cluster * 0.85, n_clusters * 1.75), squeeze=False
@@ -168,11 +178,12 @@ def cluster_gallery(
             if len(members)
             else []
         )
+        recon = reconstruct(images[np.sort(pick)]) if len(pick) else []
         for j in range(per_cluster):
             top, bottom = axes[2 * c, j], axes[2 * c + 1, j]
             if j < len(pick):
-                _img(top, images[pick[j]])
-                _img(bottom, recon[pick[j]])
+                _img(top, images[np.sort(pick)[j]])
+                _img(bottom, recon[j])
             else:
                 top.axis("off")
                 bottom.axis("off")

@@ -16,7 +16,7 @@ from helpers.artifacts import RunDir, fingerprint
 from helpers.calibration import Calibration, PileScores, calibrate_threshold
 from helpers.labels import Known, Labels, LabelSettings, label_images
 from helpers.reviews import ReviewLog
-from helpers.ssim import pairwise_ssim
+from helpers.scoring import Reconstructions
 
 REVIEWS = "reviews.csv"
 REVIEW_SCORES = "review_scores.npz"
@@ -30,7 +30,7 @@ class LabelSession:
     image_ids: np.ndarray  # as in labels.csv
     class_names: tuple[str, ...]
     codes: np.ndarray  # (n, latent) the pile's codes
-    reconstructions: np.ndarray  # (n, h, w, c)
+    reconstructions: Reconstructions  # of the pile, held or decoded on demand
     clusters: np.ndarray  # (n,)
     similarity: np.ndarray  # (n, n_examples) against the examples
     example_labels: np.ndarray
@@ -61,8 +61,8 @@ class LabelSession:
         self._load_saved_columns()
         missing = [int(i) for i in index if int(i) not in self._columns]
         if missing:
-            new = pairwise_ssim(
-                self.reconstructions, self.reconstructions[missing], max_val=self.settings.max_val
+            new = self.reconstructions.similarity(
+                self.reconstructions[missing], max_val=self.settings.max_val
             )
             for j, i in enumerate(missing):
                 self._columns[i] = np.asarray(new[:, j], np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
-from helpers.data import CLASS_NAMES, load_fashion_mnist, subset, to_float_images
+from helpers.data import CLASS_NAMES, load_fashion_mnist, subset
 from helpers.folders import IMAGE_SUFFIXES, ImageFolder, describe, list_image_files, read_files
 from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
 
@@ -21,7 +21,7 @@ PILE_CACHE = "pile.npz"
 
 @dataclass
 class Split:
-    """The images of one run, as float32 (N, H, W, C) in [0, 1].
+    """The images of one run, as uint8 (N, H, W, C): float32 only a batch at a time.
 
     Fashion-MNIST: the autoencoder trains on the training split, the test split is labelled,
     examples are drawn from the (labelled) training split. A folder: the pile is both what
@@ -54,7 +54,7 @@ class Split:
         split of Fashion-MNIST, or the user's examples."""
         if self.examples is None:
             return self.x_train, self.y_train
-        return to_float_images(self.examples.images), self.examples.labels
+        return self.examples.images, self.examples.labels
 
 
 def load_split(
@@ -71,9 +71,9 @@ def load_split(
         x_test, y_test, test_ids = subset(profile.n_test, x_test, y_test, test_ids, seed=seed + 1)
         made_from = fingerprint("Fashion-MNIST", profile.n_train, profile.n_test, seed)
         return Split(
-            to_float_images(x_train),
+            x_train[..., None],
             y_train,
-            to_float_images(x_test),
+            x_test[..., None],
             y_test,
             test_ids,
             CLASS_NAMES,
@@ -119,11 +119,10 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
     if inputs.truth:
         truth, ignored = read_truth(inputs.truth, pile, examples.class_names)
         skipped += [(path, f"truth: {why}") for path, why in ignored]
-    images = to_float_images(pile.images)
     return Split(
-        images,
+        pile.images,
         None,
-        images,
+        pile.images,
         truth,
         np.asarray(pile.paths),
         examples.class_names,

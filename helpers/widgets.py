@@ -26,10 +26,12 @@ ORDERS = ("nearest the threshold", "least certain")
 
 
 def thumbnail_png(image: np.ndarray, scale: int = 2) -> bytes:
-    """One float image in [0, 1] (H, W, C) as a PNG, ``scale`` times larger."""
+    """One image (H, W, C), uint8 or float in [0, 1], as a PNG, ``scale`` times larger."""
     from PIL import Image
 
-    pixels = np.clip(np.asarray(image) * 255 + 0.5, 0, 255).astype(np.uint8)
+    pixels = np.asarray(image)
+    if pixels.dtype != np.uint8:
+        pixels = np.clip(pixels * 255 + 0.5, 0, 255).astype(np.uint8)
     pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
     img = Image.fromarray(pixels)
     img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)

@@ -9,28 +9,30 @@ import numpy as np
 
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
-from helpers.cluster import cluster_codes
+from helpers.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
 from helpers.data import choose_examples
 from helpers.export import label_rows
 from helpers.inputs import resolve_inputs
 from helpers.labels import Known, LabelSettings, check_examples_cover_classes
 from helpers.model import (
     build_autoencoder,
+    decode,
     encode,
     load_weights,
-    reconstruct,
     save_weights,
     shipped_weights_path,
     train,
 )
+from helpers.scoring import Reconstructions
 from helpers.session import LabelSession
 from helpers.split import SKIPPED, Split, load_split
-from helpers.ssim import DEFAULT_MAX_VAL, pairwise_ssim
+from helpers.ssim import DEFAULT_MAX_VAL
 
 WEIGHTS = "autoencoder.weights.h5"
 WEIGHTS_INFO = "autoencoder.json"
 INPUTS = "inputs.json"
 TRAINING_BUDGET = 120_000_000  # pixel-passes a default training gets: see default_epochs
+TRAINING_SAMPLE = 100_000  # a larger pile trains on a seeded sample of this many images
 
 
 def setup(
@@ -91,15 +93,12 @@ def get_autoencoder(
     ``False`` never does. ``epochs`` None: the profile's for Fashion-MNIST, one in
     ``smoke``, else ``default_epochs`` for the pile's size.
     """
+    n_train = min(len(split.x_train), TRAINING_SAMPLE)
     if epochs is None:
         fashion_or_smoke = split.inputs.data is None or profile.name == "smoke"
-        epochs = (
-            profile.epochs
-            if fashion_or_smoke
-            else default_epochs(len(split.x_train), split.image_shape)
-        )
+        epochs = profile.epochs if fashion_or_smoke else default_epochs(n_train, split.image_shape)
     made_from = fingerprint(
-        split.made_from, split.image_shape, epochs, profile.batch_size, seed, max_val
+        split.made_from, split.image_shape, epochs, profile.batch_size, seed, max_val, n_train
     )
     made = run.load_json(WEIGHTS_INFO) if run.has(WEIGHTS_INFO) else {}
     if train_new is not True and run.has(WEIGHTS) and made.get("made_from") == made_from:
@@ -120,6 +119,7 @@ def get_autoencoder(
             ae,
             split.x_train,
             epochs=epochs,
+            n_images=n_train,
             batch_size=profile.batch_size,
             seed=seed,
             max_val=max_val,
@@ -131,7 +131,8 @@ def get_autoencoder(
             path.unlink(missing_ok=True)
         made = {
             "history": history,
-            "source": f"trained {epochs} epoch(s) on {len(split.x_train)} images",
+            "source": f"trained {epochs} epoch(s) on {n_train} images"
+            + (f" (a seeded sample of {len(split.x_train)})" if n_train < len(split.x_train) else ""),
         }
     made = {**made, "profile": profile.name, "made_from": made_from}
     run.save_json(WEIGHTS_INFO, made)
@@ -139,16 +140,15 @@ def get_autoencoder(
     return ae, enc, dec, made
 
 
-def get_codes(run: RunDir, autoencoder, encoder, split: Split) -> dict[str, np.ndarray]:
-    """Codes and reconstructions of the images to label (``codes.npz``)."""
+def get_codes(run: RunDir, encoder, split: Split) -> dict[str, np.ndarray]:
+    """The code of every image to label (``codes.npz``); reconstructions are decoded from
+    them when needed (``helpers.scoring.Reconstructions``)."""
     weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
     made_from = fingerprint(weights, split.made_from)
     saved = run.load_fresh_arrays("codes.npz", made_from)
     if saved is not None:
         return saved
-    images = split.x_test
-    out = {"codes": encode(encoder, images), "reconstructions": reconstruct(autoencoder, images)}
-    run.save_arrays("codes.npz", **out, made_from=np.asarray(made_from))
+    run.save_arrays("codes.npz", codes=encode(encoder, split.x_test), made_from=np.asarray(made_from))
     run.invalidate_after("codes.npz")
     return run.load_arrays("codes.npz")
 
@@ -165,6 +165,11 @@ def get_clusters(
     if method is None and run.has("clusters.npz"):
         method = str(run.load_arrays("clusters.npz").get("method", "spectral"))
     method = method or "spectral"
+    if method_for(method, len(codes)) != method:
+        print(
+            f"{len(codes):,} codes: more than spectral clustering handles here "
+            f"({SPECTRAL_UP_TO:,}); clustering by {method_for(method, len(codes))} instead"
+        )
     made_from = fingerprint(codes_made_from, n_clusters, method, seed)
     saved = run.load_fresh_arrays("clusters.npz", made_from)
     if saved is not None:
@@ -198,7 +203,7 @@ class Examples:
         return Known.of(self.in_pile, self.labels, "example")
 
 
-def get_examples(split: Split, autoencoder, encoder, per_class: int, seed: int = 0) -> Examples:
+def get_examples(split: Split, encoder, decoder, per_class: int, seed: int = 0) -> Examples:
     """The user's examples, or (Fashion-MNIST) ``per_class`` seeded training images of each
     class; with their codes and reconstructions."""
     if split.examples is not None:
@@ -208,19 +213,13 @@ def get_examples(split: Split, autoencoder, encoder, per_class: int, seed: int =
         idx = choose_examples(split.y_train, per_class, seed=seed, n_classes=len(split.class_names))
         images, labels = split.x_train[idx], split.y_train[idx]
         in_pile = np.full(len(idx), -1)
-    return Examples(
-        labels,
-        images,
-        encode(encoder, images),
-        reconstruct(autoencoder, images),
-        in_pile,
-        fingerprint(images, labels),
-    )
+    codes = encode(encoder, images)
+    return Examples(labels, images, codes, decode(decoder, codes), in_pile, fingerprint(images, labels))
 
 
 def get_similarity(
     run: RunDir,
-    recon_images: np.ndarray,
+    reconstructions: Reconstructions,
     examples: Examples,
     n_classes: int,
     max_val: float = DEFAULT_MAX_VAL,
@@ -235,7 +234,7 @@ def get_similarity(
     if saved is not None:
         return saved["similarity"]
     check_examples_cover_classes(examples.labels, n_classes)
-    sim = pairwise_ssim(recon_images, examples.reconstructions, max_val=max_val)
+    sim = reconstructions.similarity(examples.reconstructions, max_val=max_val)
     run.save_arrays("scores.npz", similarity=sim, made_from=np.asarray(made_from))
     run.invalidate_after("scores.npz")
     return sim
@@ -245,6 +244,7 @@ def label_session(
     run: RunDir,
     split: Split,
     encoded: dict[str, np.ndarray],
+    reconstructions: Reconstructions,
     clusters: np.ndarray,
     examples: Examples,
     similarity: np.ndarray,
@@ -256,7 +256,7 @@ def label_session(
         split.test_ids,
         split.class_names,
         encoded["codes"],
-        encoded["reconstructions"],
+        reconstructions,
         clusters,
         similarity,
         examples.labels,

@@ -10,6 +10,7 @@ def test_label_rows_follow_the_export_contract():
     rows, fields = label_rows(
         labels, 0.2, ["cat", "dog"], image_ids=[7, 9], true_labels=np.array([0, 0])
     )
+    rows = list(rows)
     assert fields[:6] == ["image", "cluster", "label", "ssim_loss", "accepted", "true_label"]
     assert rows[0]["image"] == 7 and rows[0]["label"] == "cat" and rows[0]["accepted"] == 1
     assert rows[1]["label"] == "dog" and rows[1]["accepted"] == 0 and rows[1]["true_label"] == "cat"

@@ -10,6 +10,7 @@ from helpers.artifacts import RunDir
 from helpers.labels import DEFAULT_SETTINGS, Known, label_images
 from helpers.reviews import ReviewLog
 from helpers.session import LabelSession, review_order
+from helpers.scoring import Reconstructions
 from helpers.ssim import pairwise_ssim
 
 
@@ -83,7 +84,7 @@ def _session(tmp_path, images, ex_idx, ex_labels):
         np.asarray([str(i) for i in range(len(images))]),
         ("a", "b", "c"),
         codes,
-        images,
+        Reconstructions.from_array(images),
         np.zeros(len(images), np.int64),
         np.asarray(pairwise_ssim(images, images[ex_idx])),
         ex_labels,

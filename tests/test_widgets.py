@@ -82,6 +82,7 @@ def _session_explorer(tmp_path):
     """An explorer with a session over 80 random images, 2 examples per class."""
     from helpers.artifacts import RunDir
     from helpers.labels import Known
+    from helpers.scoring import Reconstructions
     from helpers.session import LabelSession
     from helpers.ssim import pairwise_ssim
 
@@ -94,7 +95,7 @@ def _session_explorer(tmp_path):
         np.asarray([f"img{i}.png" for i in range(80)]),
         ("a", "b", "c"),
         codes,
-        images,
+        Reconstructions.from_array(images),
         np.zeros(80, np.int64),
         np.asarray(pairwise_ssim(images, images[ex])),
         np.array([0, 0, 1, 1, 2, 2]),
