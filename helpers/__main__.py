@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from helpers.folders import COLORS, FITS
 
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from helpers.headless import run_workbook
 
+        for key in ("data", "examples", "truth"):  # the notebooks run in notebooks/
+            if options[key] is not None:
+                options[key] = str(Path(options[key]).expanduser().resolve())
         run_workbook(**options)
     elif args.command == "export":
         from helpers.sorting import sort_into_folders

@@ -10,6 +10,7 @@ to folders are followed once (a link loop ends the walk there).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -174,7 +175,7 @@ class ImageFolder:
     root: Path
     images: np.ndarray  # uint8 (N, size, size, channels)
     paths: list[str]  # relative to root, with forward slashes
-    info: list[dict]  # per image: original width, height, mode, format
+    info: list[dict]  # kinds of original: width, height, mode, format and how many "images"
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     other_files: dict[str, int] = field(default_factory=dict)  # left aside, by extension
 
@@ -188,12 +189,14 @@ def read_folder(
     workers: int | None = None,
     progress: bool = False,
 ) -> ImageFolder:
-    """Every image under ``folder``, decoded in parallel threads (Pillow decodes outside
-    Python's lock). Bad files are skipped and listed; a folder with no readable image is an
-    error naming it."""
+    """Every image under ``folder``, decoded in parallel threads. Bad files are skipped and listed;
+    a folder with no readable image is an error naming it."""
     root = Path(folder).expanduser()
     files, others = list_image_files(root)
     return read_files(root, files, fmt, workers, progress, others)
+
+
+CHUNK = 500  # files per task
 
 
 def read_files(
@@ -204,38 +207,57 @@ def read_files(
     progress: bool = False,
     other_files: dict[str, int] | None = None,
 ) -> ImageFolder:
-    """``read_folder`` on a given list of files under ``root``."""
+    """``read_folder`` on a given list of files under ``root``.
+
+    Decoded in threads (Pillow decodes outside Python's lock: 28x28 PNG files read at 5,000
+    to 10,000 a second on 2 cores, faster than in processes, which pay for pickling);
+    pixels go straight into one preallocated uint8 array.
+    """
     files = list(files)
     workers = workers or min(8, (os.cpu_count() or 1) + 2)
-
-    def one(path):
-        try:
-            return read_image(path, fmt)
-        except UnreadableImage as err:
-            return str(err)
-
-    images, paths, info, skipped = [], [], [], []
+    chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
+    images = np.empty((len(files), *fmt.shape), np.uint8)
+    paths, skipped, kinds = [], [], Counter()
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(one, files)
+        results = pool.map(_read_chunk, chunks, [fmt] * len(chunks))
+        bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            results = tqdm(results, total=len(files), desc="reading images", unit="img")
-        for path, result in zip(files, results, strict=True):
-            rel = _relative(path, root)
-            if isinstance(result, str):
-                skipped.append((rel, result))
-            else:
-                images.append(result[0])
-                info.append(result[1])
-                paths.append(rel)
-    if not images:
+            bar = tqdm(total=len(files), desc="reading images", unit="img")
+        for chunk, result in zip(chunks, results, strict=True):
+            for path, one in zip(chunk, result, strict=True):
+                rel = _relative(path, root)
+                if isinstance(one, str):
+                    skipped.append((rel, one))
+                else:
+                    images[len(paths)] = one[0]
+                    kinds[one[1]] += 1
+                    paths.append(rel)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+    if not paths:
         detail = f"{len(skipped)} unreadable" if skipped else "no image files"
         raise FileNotFoundError(
             f"{root}: no readable image ({detail}; looked for {', '.join(IMAGE_SUFFIXES)})"
         )
-    stacked = np.stack(images)
-    return ImageFolder(root, stacked, paths, info, skipped, dict(other_files or {}))
+    info = [dict(zip(("width", "height", "mode", "format"), k), images=n) for k, n in kinds.items()]
+    images = images[: len(paths)] if len(paths) < len(images) else images
+    return ImageFolder(root, images, paths, info, skipped, dict(other_files or {}))
+
+
+def _read_chunk(paths: list[Path], fmt: ImageFormat) -> list:
+    """Each file as (pixels, (width, height, mode, format)), or the reason it was skipped."""
+    out = []
+    for path in paths:
+        try:
+            pixels, info = read_image(path, fmt)
+            out.append((pixels, (info["width"], info["height"], info["mode"], info["format"])))
+        except UnreadableImage as err:
+            out.append(str(err))
+    return out
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -247,19 +269,20 @@ def _relative(path: Path, root: Path) -> str:
 
 def describe(info: list[dict]) -> list[dict]:
     """What the images were, as a small table: one row per (mode, format), with counts and
-    the range of original sizes."""
+    the range of original sizes. ``info``: rows of width, height, mode, format, and how many
+    ``images`` were like that (1 when not given)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in info:
         groups.setdefault((row["mode"], str(row["format"])), []).append(row)
     table = []
-    for (mode, fmt), rows in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+    for (mode, fmt), rows in sorted(groups.items(), key=lambda kv: -_count(kv[1])):
         widths = [r["width"] for r in rows]
         heights = [r["height"] for r in rows]
         table.append(
             {
                 "format": fmt,
                 "mode": mode,
-                "images": len(rows),
+                "images": _count(rows),
                 "width": f"{min(widths)}-{max(widths)}"
                 if min(widths) != max(widths)
                 else str(widths[0]),
@@ -269,3 +292,7 @@ def describe(info: list[dict]) -> list[dict]:
             }
         )
     return table
+
+
+def _count(rows: list[dict]) -> int:
+    return sum(row.get("images", 1) for row in rows)

@@ -45,6 +45,37 @@ def _slider_top(labels: Labels) -> float:
     return float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
 
 
+class _Ranked:
+    """One scope's images (all, or one class) sorted once by doubt, with running counts of
+    wrong labels, so what a threshold accepts is a binary search rather than a pass over the
+    pile: a slider move costs the same at a million images as at a thousand."""
+
+    def __init__(self, labels: Labels, scope: int, true_labels: np.ndarray | None):
+        in_scope = np.ones(len(labels), bool) if scope == ALL else labels.label == scope
+        given = labels.known >= 0 if labels.known is not None else np.zeros(len(labels), bool)
+        self.size = int(in_scope.sum())
+        self.known = np.flatnonzero(in_scope & given)  # a person's class: always accepted
+        open_ = np.flatnonzero(in_scope & ~given)
+        doubt = np.asarray(labels.doubt[open_], np.float64)
+        rank = np.argsort(doubt, kind="stable")
+        self.order, self.doubt = open_[rank], doubt[rank]
+        self.by_margin = labels.threshold_on == "margin"
+        if true_labels is not None:
+            has_truth = true_labels >= 0
+            wrong = has_truth & (labels.label != true_labels)
+            self.wrong = np.concatenate([[0], np.cumsum(wrong[self.order])])
+            self.with_truth = np.concatenate([[0], np.cumsum(has_truth[self.order])])
+            self.known_wrong = int(wrong[self.known].sum())
+            self.known_with_truth = int(has_truth[self.known].sum())
+
+    def n_open(self, threshold: float) -> int:
+        """How many of the open images ``threshold`` accepts (the first ones of ``order``),
+        exactly as ``Labels.accepted``: margin >= t, or loss < t."""
+        if self.by_margin:
+            return int(np.searchsorted(self.doubt, -threshold, side="right"))
+        return int(np.searchsorted(self.doubt, threshold, side="left"))
+
+
 class ThresholdExplorer:
     """Interactive view of what a threshold labels. Display it in a notebook cell."""
 
@@ -59,8 +90,9 @@ class ThresholdExplorer:
         max_gallery: int = 30,
         order: str | None = None,
     ):
-        self.labels = labels
-        self.images = images
+        self.labels = labels  # (a property: a new Labels drops what was sorted for the old)
+        self.images = images  # uint8 or float; only the images shown are made into PNGs
+        self._thumbnails: dict[int, bytes] = {}
         self.class_names = list(class_names)
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
         self.session = session
@@ -127,24 +159,43 @@ class ThresholdExplorer:
     # -- what is shown -------------------------------------------------------------------
 
     @property
+    def labels(self) -> Labels:
+        return self._labels
+
+    @labels.setter
+    def labels(self, labels: Labels) -> None:
+        self._labels = labels
+        self._ranked: dict[int, _Ranked] = {}
+        self._queue: np.ndarray | None = None
+        self._n_reviewed = None if labels.source is None else int(np.sum(labels.source == "reviewed"))
+
+    def _ranking(self) -> _Ranked:
+        scope = self.picker.value
+        if scope not in self._ranked:
+            self._ranked[scope] = _Ranked(self.labels, scope, self.true_labels)
+        return self._ranked[scope]
+
+    @property
     def threshold(self) -> float:
         return float(self.slider.value)
 
     def selection(self) -> np.ndarray:
-        """Indices of the images the current threshold and class accept, most alike first."""
-        ok = self.labels.accepted(self.threshold)
-        if self.picker.value != ALL:
-            ok &= self.labels.label == self.picker.value
-        idx = np.flatnonzero(ok)
-        return idx[np.argsort(self.labels.doubt[idx], kind="stable")]
+        """Indices of the images the current threshold and class accept: those a person
+        gave a class first, then the rest, most alike first."""
+        ranked = self._ranking()
+        return np.concatenate([ranked.known, ranked.order[: ranked.n_open(self.threshold)]])
 
     def gallery_order(self) -> np.ndarray:
         """What the gallery shows, first to last. *Nearest the threshold*: the accepted
         images the threshold is deciding about. *Least certain*: the images not yet given a
         class by a person whose runner-up class is closest, where a review teaches most."""
         if self.order.value == "nearest the threshold":
-            return self.selection()[-self.max_gallery :]
-        idx = review_order(self.labels, "least certain")
+            ranked = self._ranking()
+            n = ranked.n_open(self.threshold)
+            return ranked.order[max(0, n - self.max_gallery) : n]
+        if self._queue is None:
+            self._queue = review_order(self.labels, "least certain")
+        idx = self._queue
         if self.picker.value != ALL:
             idx = idx[self.labels.label[idx] == self.picker.value]
         return idx[: self.max_gallery]
@@ -152,53 +203,50 @@ class ThresholdExplorer:
     def _refresh(self, _change=None, keep_gallery: bool = False) -> None:
         """Redraw the summary and the gallery (``keep_gallery``: the same images, so the
         ones just reviewed stay in view, marked)."""
-        idx = self.selection()
-        in_scope = (
-            len(self.labels)
-            if self.picker.value == ALL
-            else int(np.sum(self.labels.label == self.picker.value))
-        )
+        ranked = self._ranking()
+        n_open = ranked.n_open(self.threshold)
+        accepted = len(ranked.known) + n_open
         stats = {
             "threshold": self.threshold,
-            "accepted": len(idx),
-            "coverage": len(idx) / len(self.labels) if len(self.labels) else 0.0,
+            "accepted": accepted,
+            "coverage": accepted / len(self.labels) if len(self.labels) else 0.0,
         }
         text = (
-            f"<b>{len(idx)}</b> of {in_scope} images accepted "
+            f"<b>{accepted}</b> of {ranked.size} images accepted "
             f"({stats['coverage']:.1%} of all {len(self.labels)}) at "
             + ("margin &ge; " if self.labels.threshold_on == "margin" else "SSIM loss &lt; ")
             + f"{self.threshold:.4f}"
         )
         if self.true_labels is not None:
-            truth = self.true_labels[idx]
-            known = truth >= 0
-            wrong = (self.labels.label[idx] != truth) & known
-            stats["wrong"] = int(wrong.sum())
-            n_known = int(known.sum())
+            stats["wrong"] = ranked.known_wrong + int(ranked.wrong[n_open])
+            n_known = ranked.known_with_truth + int(ranked.with_truth[n_open])
             stats["precision"] = float(1 - stats["wrong"] / n_known) if n_known else float("nan")
             if n_known:
                 text += (
                     f" &middot; precision <b>{stats['precision']:.3f}</b> "
                     f"({n_known - stats['wrong']} right, {stats['wrong']} wrong"
-                    + (f" of {n_known} with a known class" if n_known < len(idx) else "")
+                    + (f" of {n_known} with a known class" if n_known < accepted else "")
                     + ", wrong ones marked in red)"
                 )
-        reviewed = self._reviewed_mask()
-        if reviewed.any():
-            text += f" &middot; {int(reviewed.sum())} reviewed"
+        if self._n_reviewed:
+            text += f" &middot; {self._n_reviewed} reviewed"
         self.stats = stats
         self.summary.value = text
         if not keep_gallery:
             self.shown = self.gallery_order()
         self._draw_gallery()
 
-    def _reviewed_mask(self) -> np.ndarray:
-        if self.labels.source is None:
-            return np.zeros(len(self.labels), bool)
-        return self.labels.source == "reviewed"
+    def _is_reviewed(self, i: int) -> bool:
+        return self.labels.source is not None and self.labels.source[i] == "reviewed"
+
+    def _thumbnail(self, i: int) -> bytes:
+        if i not in self._thumbnails:
+            if len(self._thumbnails) >= 4096:
+                self._thumbnails.clear()
+            self._thumbnails[i] = thumbnail_png(self.images[i])
+        return self._thumbnails[i]
 
     def _draw_gallery(self) -> None:
-        reviewed = self._reviewed_mask()
         for k, (cell, thumb, pick) in enumerate(
             zip(self.cells, self.thumbs, self.picks, strict=True)
         ):
@@ -208,11 +256,12 @@ class ThresholdExplorer:
                 continue
             i = int(self.shown[k])
             cell.layout.display = "flex"
-            thumb.value = thumbnail_png(self.images[i])
+            thumb.value = self._thumbnail(i)
             name = self.class_names[int(self.labels.label[i])][:11]
             truth = None if self.true_labels is None else int(self.true_labels[i])
             wrong = truth is not None and truth >= 0 and truth != int(self.labels.label[i])
-            if reviewed[i]:
+            reviewed = self._is_reviewed(i)
+            if reviewed:
                 pick.description, pick.button_style = f"✓ {name}", "success"
             else:
                 pick.description = f"{name} {self.labels.score[i]:.2g}"
@@ -220,7 +269,7 @@ class ThresholdExplorer:
             pick.tooltip = (
                 f"image {i}: {self.class_names[int(self.labels.label[i])]}"
                 + (f", truly {self.class_names[truth]}" if wrong else "")
-                + (" (reviewed)" if reviewed[i] else "")
+                + (" (reviewed)" if reviewed else "")
             )
             pick.value = False
 
@@ -315,7 +364,7 @@ class ThresholdExplorer:
         self.calibration = calibration
         self.history.clear()  # the reviews now stand in the labels themselves
         self.slider.max = max(_slider_top(self.labels), self.slider.max)
-        n = int(self._reviewed_mask().sum())
+        n = self._n_reviewed or 0
         self.status.value = (
             f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; {calibration}"
         )

@@ -117,6 +117,15 @@ def test_formats_are_checked():
     assert F.ImageFormat(32, "rgb").shape == (32, 32, 3)
 
 
+def test_chunks_and_threads_do_not_change_what_is_read(pile, monkeypatch):
+    whole = F.read_folder(pile[0], workers=1)
+    monkeypatch.setattr(F, "CHUNK", 3)
+    chunked = F.read_folder(pile[0], workers=4)
+    np.testing.assert_array_equal(chunked.images, whole.images)
+    assert chunked.paths == whole.paths and chunked.skipped == whole.skipped
+    assert chunked.skipped and chunked.info == whole.info
+
+
 def test_describe_groups_formats_and_sizes():
     info = [
         {"width": 28, "height": 28, "mode": "L", "format": "PNG"},
