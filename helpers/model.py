@@ -10,8 +10,10 @@ from helpers import _quiet  # noqa: F401  (first: silences TensorFlow's start-up
 
 # isort: split
 
+import contextlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -111,6 +113,7 @@ def train(
     checkpoint: str | os.PathLike | None = None,
     schedule: str = "constant",
     augment: bool = False,
+    precision: str = "float32",
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -120,7 +123,10 @@ def train(
     atomically after every epoch, and a later call with the same path resumes from there.
     ``schedule="cosine"`` lowers the learning rate along a cosine to 0 by the last epoch
     (the tutorial's is ``"constant"``); ``augment=True`` shows each image shifted by up to
-    2 pixels and mirrored half of the time.
+    2 pixels and mirrored half of the time. ``precision="mixed_bfloat16"`` computes in
+    bfloat16 (weights stay float32; the output layer and the loss stay float32), which
+    oneDNN runs about twice as fast on CPUs with AVX-512 BF16; the model is float32 again
+    afterwards, so codes and reconstructions do not depend on how it was trained.
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -131,6 +137,9 @@ def train(
         x_train = x_train[np.sort(idx)]
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', not {schedule!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    precision = Recipe(precision=precision).resolved_precision()
     set_seed(seed)
     if schedule == "cosine":
         steps = epochs * -(-len(x_train) // batch_size)
@@ -146,17 +155,76 @@ def train(
     if initial_epoch >= epochs:
         return history
     batches = EpochBatches(x_train, batch_size, seed, first_epoch=initial_epoch, augment=augment)
-    fit = autoencoder.fit(
-        batches,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        shuffle=False,  # the order is EpochBatches', seeded per epoch
-        verbose=verbose,
-        callbacks=callbacks,
-    )
+    with _computing_in(autoencoder, precision):
+        fit = autoencoder.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the order is EpochBatches', seeded per epoch
+            verbose=verbose,
+            callbacks=callbacks,
+        )
     for key, values in fit.history.items():
         history.setdefault(key, []).extend(float(v) for v in values)
     return history
+
+
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX): there mixed
+    precision is faster; elsewhere oneDNN emulates it and it is slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the autoencoder is trained. ``precision="auto"``: mixed bfloat16 where the CPU
+    has it (``cpu_has_bf16``), else float32."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    schedule: str = "constant"  # or "cosine": down to 0 along a cosine by the last epoch
+    precision: str = "float32"
+
+    def resolved_precision(self) -> str:
+        if self.precision != "auto":
+            return self.precision
+        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+
+TUTORIAL_RECIPE = Recipe()  # Adam 1e-3, batch 64, 20 epochs, float32
+
+
+@contextlib.contextmanager
+def _computing_in(model: keras.Model, precision: str):
+    """Every layer but the output computes in ``precision`` inside the block; float32 after
+    (and the traced functions are dropped, so nothing keeps computing in bfloat16)."""
+    if precision == "float32":
+        yield
+        return
+    layers = [layer for layer in _leaf_layers(model) if layer.name != "reconstruction"]
+    try:
+        for layer in layers:
+            layer.dtype_policy = keras.DTypePolicy(precision)
+        yield
+    finally:
+        for layer in layers:
+            layer.dtype_policy = keras.DTypePolicy("float32")
+        model.train_function = model.predict_function = model.test_function = None
+
+
+def _leaf_layers(model: keras.Model) -> list:
+    out = []
+    for layer in model.layers:
+        out.extend(_leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return out
 
 
 def shift_and_mirror(

@@ -1,0 +1,51 @@
+"""The fast scoring path (reconstructions decoded from codes, compiled pairwise SSIM, batch by
+batch) gives the labels of the plain path (the autoencoder on the images, tf.image.ssim one
+pair at a time)."""
+
+import numpy as np
+import tensorflow as tf
+
+from helpers.data import choose_examples, to_float_images
+from helpers.labels import label_images
+from helpers.model import decode, encode, load_weights, reconstruct, shipped_weights_path
+from helpers.scoring import Reconstructions, score_batch
+
+
+def test_fast_path_labels_equal_the_plain_path(fashion_mnist):
+    (x_train, y_train), (x_test, _) = fashion_mnist
+    ae, enc, dec = load_weights(shipped_weights_path())
+    pile = x_test[:300, ..., None]  # uint8, as the workbook keeps it
+    idx = choose_examples(y_train, 2, seed=0)
+    ex_images, ex_labels = to_float_images(x_train[idx]), y_train[idx]
+    codes = encode(enc, pile)
+
+    # plain: reconstruct the images, one tf.image.ssim call per pair
+    recon, ex_recon = reconstruct(ae, pile), reconstruct(ae, ex_images)
+    plain = np.stack(
+        [tf.image.ssim(np.repeat(r[None], len(ex_recon), 0), ex_recon, 1.0).numpy() for r in recon]
+    )
+    # fast: decoded from the codes, in batches of 64 (several, the last one short)
+    fast = Reconstructions(dec, codes, keep_up_to=0, batch_size=64)
+    sim = fast.similarity(decode(dec, encode(enc, ex_images)))
+    assert np.abs(sim - plain).max() < 1e-4
+
+    def labels(similarity):
+        return label_images(similarity, ex_labels, 10, codes, np.zeros(len(codes), np.int64))
+
+    a, b = labels(sim), labels(plain)
+    np.testing.assert_array_equal(a.label, b.label)
+    np.testing.assert_allclose(a.margin, b.margin, atol=1e-4)
+
+
+def test_reconstructions_held_or_decoded_are_the_same(fashion_mnist):
+    _, (x_test, _) = fashion_mnist
+    _, enc, dec = load_weights(shipped_weights_path())
+    codes = encode(enc, x_test[:50, ..., None])
+    held, decoded = Reconstructions(dec, codes), Reconstructions(dec, codes, keep_up_to=10)
+    assert held.held is not None and decoded.held is None and len(decoded) == 50
+    np.testing.assert_allclose(decoded[[3, 7]], held[[3, 7]], atol=1e-6)
+    np.testing.assert_allclose(decoded[5], held[5], atol=1e-6)
+    targets = held[:4]
+    np.testing.assert_allclose(
+        decoded.similarity(targets), score_batch(dec, codes, targets), atol=1e-6
+    )
