@@ -48,11 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     train = sub.add_parser("train", help="train the autoencoder on Fashion-MNIST's 60,000 images")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument(
+        "--recipe",
+        choices=["tutorial", "fast"],
+        default="tutorial",
+        help="tutorial: 20 epochs, constant rate, float32; fast: the workbook's (see README)",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="(default: the recipe's)")
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--schedule", choices=["constant", "cosine"], default=None)
+    train.add_argument(
+        "--precision", default=None, help="float32, mixed_bfloat16, or auto (bfloat16 where the CPU has it)"
+    )
     train.add_argument("--max-val", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     train.add_argument("--augment", action="store_true", help="shift and mirror the images")
     train.add_argument(
         "--checkpoint",
@@ -75,9 +85,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return sort_into_folders(args.run_dir, args.to, args.how or "copy")
     else:
+        from dataclasses import replace
+
+        from helpers.model import FAST_RECIPE, TUTORIAL_RECIPE
         from helpers.training import train_fashion_mnist
 
-        train_fashion_mnist(**options)
+        recipe = FAST_RECIPE if options.pop("recipe") == "fast" else TUTORIAL_RECIPE
+        fields = ("epochs", "batch_size", "learning_rate", "schedule", "precision")
+        changes = {k: options.pop(k) for k in fields}
+        recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+        train_fashion_mnist(recipe, **options)
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from helpers import config
 from helpers.data import load_fashion_mnist, to_float_images
 from helpers.files import write_text
-from helpers.model import build_autoencoder, reconstruct, save_weights, train
+from helpers.model import TUTORIAL_RECIPE, Recipe, build_autoencoder, reconstruct, save_weights, train
 from helpers.ssim import ssim
 
 
@@ -24,11 +25,9 @@ def test_set_ssim(autoencoder, x_test: np.ndarray, max_val: float = 1.0) -> floa
 
 
 def train_fashion_mnist(
-    epochs: int = 20,
-    batch_size: int = 64,
+    recipe: Recipe = TUTORIAL_RECIPE,
     max_val: float = 1.0,
     seed: int = 0,
-    schedule: str = "constant",
     augment: bool = False,
     checkpoint: str | os.PathLike = "runs/train/checkpoint.keras",
     out: str | os.PathLike = "helpers/weights/fashion_mnist.weights.h5",
@@ -37,20 +36,18 @@ def train_fashion_mnist(
     root = config.project_root()
     checkpoint, out = root / checkpoint, root / out
     (x_train, _), (x_test, _) = load_fashion_mnist()
-    x_train, x_test = to_float_images(x_train), to_float_images(x_test)
+    x_test = to_float_images(x_test)
     autoencoder, _, _ = build_autoencoder()
     start = time.time()
     history = train(
         autoencoder,
-        x_train,
-        epochs=epochs,
-        batch_size=batch_size,
+        x_train[..., None],
         max_val=max_val,
         seed=seed,
         checkpoint=checkpoint,
         verbose=2,
-        schedule=schedule,
         augment=augment,
+        **asdict(recipe),
     )
     seconds = time.time() - start
     save_weights(autoencoder, out)
@@ -60,11 +57,10 @@ def train_fashion_mnist(
         "architecture": "tutorial autoencoder, 215,499 parameters, latent 10",
         "recipe": {
             "optimizer": "Adam",
-            "learning_rate": 1e-3,
-            "schedule": schedule,
+            **asdict(recipe),
+            "precision_used": recipe.resolved_precision(),
             "augment": "shift up to 2 px, mirror half" if augment else "none",
-            "batch_size": batch_size,
-            "epochs": len(history.get("loss", [])),
+            "epochs_done": len(history.get("loss", [])),
             "loss": f"1 - mean SSIM, max_val={max_val}",
         },
         "seed": seed,
@@ -72,8 +68,9 @@ def train_fashion_mnist(
         "test_ssim": test_set_ssim(autoencoder, x_test, 1.0),
         "test_ssim_note": "mean tf.image.ssim-style SSIM (max_val 1.0) of the 10,000 test "
         "images against their reconstructions",
-        "command": f"python -m helpers train --epochs {epochs} --batch-size {batch_size} "
-        f"--max-val {max_val} --seed {seed} --schedule {schedule}"
+        "command": f"python -m helpers train --epochs {recipe.epochs} "
+        f"--batch-size {recipe.batch_size} --schedule {recipe.schedule} "
+        f"--precision {recipe.precision} --max-val {max_val} --seed {seed}"
         + (" --augment" if augment else ""),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "train_seconds_last_session": round(seconds, 1),

@@ -3,7 +3,7 @@ in the run directory and recomputes it when missing, so any notebook runs on its
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from helpers.export import label_rows
 from helpers.inputs import resolve_inputs
 from helpers.labels import Known, LabelSettings, check_examples_cover_classes
 from helpers.model import (
+    FAST_RECIPE,
     build_autoencoder,
     decode,
     encode,
@@ -97,9 +98,13 @@ def get_autoencoder(
     if epochs is None:
         fashion_or_smoke = split.inputs.data is None or profile.name == "smoke"
         epochs = profile.epochs if fashion_or_smoke else default_epochs(n_train, split.image_shape)
-    made_from = fingerprint(
-        split.made_from, split.image_shape, epochs, profile.batch_size, seed, max_val, n_train
+    recipe = replace(
+        FAST_RECIPE,
+        epochs=epochs,
+        batch_size=profile.batch_size,
+        precision=FAST_RECIPE.resolved_precision(),
     )
+    made_from = fingerprint(split.made_from, split.image_shape, recipe, seed, max_val, n_train)
     made = run.load_json(WEIGHTS_INFO) if run.has(WEIGHTS_INFO) else {}
     if train_new is not True and run.has(WEIGHTS) and made.get("made_from") == made_from:
         ae, enc, dec = load_weights(run / WEIGHTS, split.image_shape)
@@ -118,20 +123,20 @@ def get_autoencoder(
         history = train(
             ae,
             split.x_train,
-            epochs=epochs,
             n_images=n_train,
-            batch_size=profile.batch_size,
             seed=seed,
             max_val=max_val,
             verbose=verbose,
             checkpoint=checkpoint,
+            **asdict(recipe),
         )
         save_weights(ae, run / WEIGHTS)
         for path in (checkpoint, checkpoint.with_suffix(".json")):
             path.unlink(missing_ok=True)
         made = {
             "history": history,
-            "source": f"trained {epochs} epoch(s) on {n_train} images"
+            "source": f"trained {epochs} epoch(s) ({recipe.schedule} rate, {recipe.precision}) "
+            f"on {n_train} images"
             + (f" (a seeded sample of {len(split.x_train)})" if n_train < len(split.x_train) else ""),
         }
     made = {**made, "profile": profile.name, "made_from": made_from}

@@ -37,6 +37,21 @@ def test_training_reduces_loss_and_is_reproducible(real_images):
     np.testing.assert_array_equal(codes, runs[1][1])
 
 
+def test_bfloat16_training_leaves_a_float32_model(tmp_path, real_images):
+    x, _ = real_images
+    ae, enc, _ = M.build_autoencoder()
+    hist = M.train(ae, x, epochs=2, batch_size=32, n_images=128, verbose=0, precision="mixed_bfloat16")
+    assert hist["loss"][1] < hist["loss"][0]
+    policies = {layer.dtype_policy.name for layer in M._leaf_layers(ae)}
+    assert policies == {"float32"} and all(w.dtype == "float32" for w in ae.get_weights())
+    # what it encodes now is what a float32 model with those weights encodes
+    M.save_weights(ae, tmp_path / "w.weights.h5")
+    _, enc2, _ = M.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(M.encode(enc, x[:16]), M.encode(enc2, x[:16]))
+    with pytest.raises(ValueError, match="precision"):
+        M.train(ae, x, epochs=1, n_images=32, verbose=0, precision="float16")
+
+
 def test_save_and_load_round_trip(tmp_path, real_images):
     x, _ = real_images
     M.set_seed(1)
