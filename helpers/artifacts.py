@@ -53,6 +53,24 @@ class RunDir:
 
         return atomic_write(self.path / name, write)
 
+    def save_array(self, name: str, array: np.ndarray) -> Path:
+        """Save one array as ``.npy``, which ``load_array`` can map rather than read."""
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.save(fh, array)
+
+        return atomic_write(self.path / name, write)
+
+    def load_array(self, name: str) -> np.ndarray:
+        """A ``.npy`` array, memory-mapped read-only: only the pages used are read."""
+        try:
+            return np.load(self.path / name, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise ValueError(f"{self.path / name}: unreadable ({err}); delete it to recompute") from err
+
     def load_arrays(self, name: str) -> dict[str, np.ndarray]:
         path = self.path / name
         try:

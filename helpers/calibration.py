@@ -17,6 +17,12 @@ from helpers.labels import DEFAULT_SETTINGS, Labels, LabelSettings, assign_label
 from helpers.ssim import pairwise_ssim
 
 
+# Beyond this many images a held-out example is spread through a seeded sample of the
+# pile: its own graph is as good a neighbourhood, and spreading a column per example over
+# a million images would cost minutes and gigabytes.
+CALIBRATION_SAMPLE = 100_000
+
+
 @dataclass(frozen=True)
 class PileScores:
     """The pile being labelled, as spreading a held-out example needs it."""
@@ -24,6 +30,13 @@ class PileScores:
     similarity: np.ndarray  # (n, n_examples) SSIM of each image against each example
     codes: np.ndarray  # (n, latent_dim) the images' codes
     example_codes: np.ndarray  # (n_examples, latent_dim) the examples' codes
+
+    def sample(self, n: int, seed: int = 0) -> PileScores:
+        """A seeded sample of ``n`` of the images (all of them if there are no more)."""
+        if len(self.codes) <= n:
+            return self
+        idx = np.sort(np.random.default_rng(seed).choice(len(self.codes), n, replace=False))
+        return PileScores(self.similarity[idx], self.codes[idx], self.example_codes)
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,12 @@ def calibrate_threshold(
             held_out_accepted=0,
             held_out_precision=float("nan"),
         )
+    through = ""
     if settings.spread > 0:
-        loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, pile)[usable]
+        sample = pile.sample(CALIBRATION_SAMPLE)
+        if sample is not pile:
+            through = f" through a sample of {len(sample.codes):,} of the {len(pile.codes):,} images"
+        loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
     held_out = assign_labels(
         loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on
     )
@@ -122,7 +139,7 @@ def calibrate_threshold(
         threshold=threshold,
         calibrated=True,
         method="leave-one-out on the examples"
-        + (f", spread (alpha {settings.spread})" if settings.spread > 0 else ""),
+        + (f", spread (alpha {settings.spread}){through}" if settings.spread > 0 else ""),
         target_precision=settings.target_precision,
         n_held_out=int(usable.sum()),
         held_out_accepted=int(accepted.sum()),

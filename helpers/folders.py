@@ -77,12 +77,13 @@ def list_image_files(folder: str | os.PathLike) -> tuple[list[Path], dict[str, i
         for name in files:
             if name.startswith("."):
                 continue
-            suffix = Path(name).suffix.lower()
+            suffix = os.path.splitext(name)[1].lower()
             if suffix in IMAGE_SUFFIXES:
-                found.append(Path(current) / name)
+                found.append(os.path.join(current, name))
             else:
                 others[suffix or "(none)"] = others.get(suffix or "(none)", 0) + 1
-    return sorted(found), others
+    found.sort(key=lambda path: path.split(os.sep))  # Path's order, at the speed of strings
+    return [Path(path) for path in found], others
 
 
 def read_image(

@@ -206,10 +206,12 @@ def read_truth(path: str | os.PathLike, pile: ImageFolder, class_names) -> tuple
 def files_fingerprint(root: Path, files: list[Path]) -> str:
     """What a list of files is: names, sizes and modification times."""
     listing = []
-    for f in files:
+    under = str(root).rstrip(os.sep) + os.sep
+    for f in map(str, files):
+        name = f[len(under) :].replace(os.sep, "/") if f.startswith(under) else f
         try:
-            st = f.stat()
-            listing.append((f.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
-        except (OSError, ValueError):
-            listing.append((str(f), -1, -1))
+            st = os.stat(f)
+            listing.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            listing.append((f, -1, -1))
     return fingerprint(listing)

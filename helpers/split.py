@@ -16,7 +16,8 @@ from helpers.folders import IMAGE_SUFFIXES, ImageFolder, describe, list_image_fi
 from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
 
 SKIPPED = "skipped.csv"
-PILE_CACHE = "pile.npz"
+PILE_CACHE = "pile.npz"  # the listing, what was read and skipped, what it was made from
+PILE_IMAGES = "pile-images.npy"  # the decoded images, memory-mapped when used
 
 
 @dataclass
@@ -93,10 +94,11 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         files = list(files)
     made_from = fingerprint(files_fingerprint(root, files), inputs.format)
     cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
-    if cached is not None:
+    images = _cached_images(run, cached)
+    if images is not None:
         pile = ImageFolder(
             root,
-            cached["images"],
+            images,
             cached["paths"].tolist(),
             json.loads(str(cached["info"])),
             [tuple(row) for row in json.loads(str(cached["skipped"]))],
@@ -104,15 +106,17 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         )
     else:
         pile = read_files(root, files, inputs.format, progress=True, other_files=others)
-        if run is not None:
+        if run is not None:  # the images first: the listing with made_from vouches for them
+            run.save_array(PILE_IMAGES, pile.images)
             run.save_arrays(
                 PILE_CACHE,
-                images=pile.images,
                 paths=np.asarray(pile.paths),
+                n_images=np.asarray(len(pile.images)),
                 info=np.asarray(json.dumps(pile.info)),
                 skipped=np.asarray(json.dumps(pile.skipped)),
                 made_from=np.asarray(made_from),
             )
+            pile.images = run.load_array(PILE_IMAGES)
     examples = read_examples(inputs.examples, pile, inputs.format)
     truth = None
     skipped = pile.skipped + examples.skipped
@@ -133,6 +137,14 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         pile.info,
         pile.other_files,
     )
+
+
+def _cached_images(run: RunDir | None, cached: dict | None) -> np.ndarray | None:
+    """The decoded images saved beside a fresh listing, mapped from disk (None: read again)."""
+    if cached is None or "n_images" not in cached or not run.has(PILE_IMAGES):
+        return None
+    images = run.load_array(PILE_IMAGES)
+    return images if len(images) == int(cached["n_images"]) else None
 
 
 def describe_inputs(split: Split, show_skipped: int = 5) -> None:

@@ -96,3 +96,16 @@ def test_held_out_losses_leave_each_example_out_of_its_own_class(rng):
         np.testing.assert_allclose(loo[i], expected, atol=1e-6)
     lonely = C._held_out_losses(sim[:4, :4], labels[:4], 2, LabelSettings())
     assert np.isinf(lonely[3]).all() and np.isfinite(lonely[:3]).all()
+
+
+def test_a_large_pile_calibrates_through_a_sample(real_images, monkeypatch):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y)
+    settings = LabelSettings()
+    labels = _labels(pile, ex_labels, settings)
+    whole = C.calibrate_threshold(labels, x[ex_idx], ex_labels, settings, pile)
+    monkeypatch.setattr(C, "CALIBRATION_SAMPLE", len(x) * 3 // 4)
+    sampled = C.calibrate_threshold(labels, x[ex_idx], ex_labels, settings, pile)
+    assert f"through a sample of {len(x) * 3 // 4:,} of the {len(x):,} images" in sampled.method
+    assert "sample" not in whole.method and sampled.calibrated
+    assert abs(sampled.threshold - whole.threshold) < 0.1  # the same neighbourhoods, mostly

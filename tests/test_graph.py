@@ -21,6 +21,18 @@ def test_knn_graph_is_the_one_spectral_clustering_builds(rng):
     np.testing.assert_allclose(graph.toarray(), model.affinity_matrix_.toarray())
 
 
+def test_large_piles_get_nearly_the_exact_graph_approximately(rng, monkeypatch):
+    codes = rng.normal(0, 1, (3000, 10))
+    exact = G.knn_graph(codes, 10)
+    monkeypatch.setattr(G, "EXACT_UP_TO", 1000)
+    approximate = G.knn_graph(codes, 10)
+    assert approximate is not exact and (approximate != approximate.T).nnz == 0
+    np.testing.assert_allclose(approximate.diagonal(), 1.0)
+    shared = exact.multiply(approximate).nnz / exact.nnz
+    assert shared > 0.95, shared
+    assert G.knn_graph(codes, 10) is approximate  # kept for the next caller
+
+
 def test_nearest_in_finds_the_same_code_first(rng):
     codes, _ = _two_blobs(rng)
     idx = G.nearest_in(codes[[3, 50]], codes, 4)
