@@ -103,7 +103,9 @@ def main(argv=None) -> int:
         for r in rows
     ]
     print("\n".join(markdown_table(header, table)))
-    save_report(args.out, "explorer.json", {"command": "python benchmarks/explorer.py", "sizes": rows})
+    save_report(
+        args.out, "explorer.json", {"command": "python benchmarks/explorer.py", "sizes": rows}
+    )
     return 0
 
 

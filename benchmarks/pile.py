@@ -10,6 +10,11 @@ step's seconds and the process's peak memory. Also, once: the test split written
 files, labelled through the folder path with the shipped weights, against the array path.
 
     python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
+
+``--headless 1000000`` instead writes that many 28x28 PNG files (Fashion-MNIST's 70,000,
+then copies shifted, mirrored and noisy) and labels them with ``python -m helpers run``
+in a subprocess: wall time, peak memory of the run and its kernels, seconds per notebook
+and per cell that took more than 5 s (from the executed notebooks).
 """
 
 from __future__ import annotations
@@ -220,8 +225,18 @@ def main(argv=None) -> int:
     parser.add_argument("--root", default="runs/pile-bench")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--headless", type=int, default=None, help="files to label headless")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
+    if args.headless is not None:
+        write_examples(root / "examples")
+        saved = Path(args.out) / "pile.json"
+        report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
+        result = headless(root, args.headless)
+        report.setdefault("headless", {})[str(args.headless)] = result
+        save_report(args.out, "pile.json", report)
+        print(json.dumps(result, indent=1))
+        return 0
     if args.one is not None:  # the child process: one size
         result = one_size(root / f"pile-{args.one}", root / "examples", root / f"run-{args.one}")
         print(json.dumps(result))
@@ -253,6 +268,63 @@ def main(argv=None) -> int:
         save_report(args.out, "pile.json", report)
     print(format_table(report))
     return 0
+
+
+def headless(root: Path, n: int) -> dict:
+    """The whole workbook, headless, on ``n`` augmented files: time and peak memory."""
+    pile, run_dir = root / f"augmented-{n}", root / f"run-augmented-{n}"
+    start = time.perf_counter()
+    write_augmented_pile(pile, n)
+    print(f"{n:,} files ready in {time.perf_counter() - start:.0f} s", flush=True)
+    command = [sys.executable, "-m", "helpers", "run", "--data", str(pile)]
+    command += ["--examples", str(root / "examples"), "--run-dir", str(run_dir)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
+    notebooks = {}
+    for line in done.stdout.splitlines():
+        name, _, rest = line.partition(": ")
+        if name[:2].isdigit() and rest.endswith(" s"):
+            notebooks[name] = float(rest[:-2])
+    return {
+        "images": n,
+        "command": " ".join(command[1:]),
+        "total_seconds": round(seconds, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        "notebook_seconds": notebooks,
+        "slow_cells": slow_cells(run_dir / "notebooks"),
+    }
+
+
+def slow_cells(folder: Path, over: float = 5.0) -> list[dict]:
+    """Cells of the executed notebooks that took more than ``over`` seconds."""
+    from datetime import datetime
+
+    out = []
+    for path in sorted(folder.glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            timing = cell.get("metadata", {}).get("execution", {})
+            if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+                continue
+            began, ended = (
+                datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                for k in ("iopub.execute_input", "shell.execute_reply")
+            )
+            if (ended - began).total_seconds() > over:
+                source = "".join(cell["source"]).strip().splitlines()
+                code = next(
+                    (line for line in source if not line.startswith(("%", "from ", "import "))), ""
+                )
+                out.append(
+                    {
+                        "notebook": path.stem,
+                        "seconds": round((ended - began).total_seconds(), 1),
+                        "cell": code[:80],
+                    }
+                )
+    return out
 
 
 def format_table(report: dict) -> str:

@@ -91,14 +91,18 @@ def training(images: int, rounds: int) -> dict:
             print(f"  training, {side:8s}: {result['images_per_s']:7.0f} img/s", flush=True)
             seen[side].append(result["images_per_s"])
     ratios = [o / t for o, t in zip(seen["ours"], seen["tutorial"], strict=True)]
-    return {"tutorial": _spread(seen["tutorial"]), "ours": _spread(seen["ours"]), "ratio": _spread(ratios)}
+    return {
+        "tutorial": _spread(seen["tutorial"]),
+        "ours": _spread(seen["ours"]),
+        "ratio": _spread(ratios),
+    }
 
 
 def pairwise(rounds: int, loop_pairs: int = 2000) -> dict:
+    import tensorflow as tf
+
     from helpers.data import load_fashion_mnist, to_float_images
     from helpers.ssim import pairwise_ssim
-
-    import tensorflow as tf
 
     (x_train, _), (x_test, _) = load_fashion_mnist()
     a, b = to_float_images(x_test), to_float_images(x_train[:100])
@@ -186,14 +190,16 @@ def main(argv=None) -> int:
         rows.append(
             [
                 "time to the tutorial's test SSIM",
-                f"{q['tutorial_seconds_estimated']:,.0f} s (20 epochs), SSIM {q['tutorial_test_ssim']:.4f}",
+                f"{q['tutorial_seconds_estimated']:,.0f} s (20 epochs), "
+                f"SSIM {q['tutorial_test_ssim']:.4f}",
                 f"{q['seconds']:,.0f} s, SSIM {q['test_ssim']:.4f}",
                 f"{q['share_of_tutorial_time']:.0%} of the time",
             ]
         )
     print(f"medians (lowest-highest) over {args.rounds} rounds, side by side")
     print("\n".join(markdown_table(["what", "tutorial's code", "ours", "ratio"], rows)))
-    print(f"largest difference from tf.image.ssim: {pairs['max_abs_difference_from_tf_image_ssim']:.1e}")
+    difference = pairs["max_abs_difference_from_tf_image_ssim"]
+    print(f"largest difference from tf.image.ssim: {difference:.1e}")
     save_report(args.out, "speed.json", report)
     return 0
 

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--learning-rate", type=float, default=None)
     train.add_argument("--schedule", choices=["constant", "cosine"], default=None)
     train.add_argument(
-        "--precision", default=None, help="float32, mixed_bfloat16, or auto (bfloat16 where the CPU has it)"
+        "--precision",
+        default=None,
+        help="float32, mixed_bfloat16, or auto (bfloat16 where the CPU has it)",
     )
     train.add_argument("--max-val", type=float, default=1.0)
     train.add_argument("--seed", type=int, default=0)

@@ -69,7 +69,9 @@ class RunDir:
         except FileNotFoundError:
             raise
         except Exception as err:
-            raise ValueError(f"{self.path / name}: unreadable ({err}); delete it to recompute") from err
+            raise ValueError(
+                f"{self.path / name}: unreadable ({err}); delete it to recompute"
+            ) from err
 
     def load_arrays(self, name: str) -> dict[str, np.ndarray]:
         path = self.path / name

@@ -16,7 +16,6 @@ from helpers.graph import knn_graph, nearest_in, spread
 from helpers.labels import DEFAULT_SETTINGS, Labels, LabelSettings, assign_labels, class_losses
 from helpers.ssim import pairwise_ssim
 
-
 # Beyond this many images a held-out example is spread through a seeded sample of the
 # pile: its own graph is as good a neighbourhood, and spreading a column per example over
 # a million images would cost minutes and gigabytes.
@@ -118,7 +117,9 @@ def calibrate_threshold(
     if settings.spread > 0:
         sample = pile.sample(CALIBRATION_SAMPLE)
         if sample is not pile:
-            through = f" through a sample of {len(sample.codes):,} of the {len(pile.codes):,} images"
+            through = (
+                f" through a sample of {len(sample.codes):,} of the {len(pile.codes):,} images"
+            )
         loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
     held_out = assign_labels(
         loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on

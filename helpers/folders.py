@@ -244,7 +244,8 @@ def read_files(
         raise FileNotFoundError(
             f"{root}: no readable image ({detail}; looked for {', '.join(IMAGE_SUFFIXES)})"
         )
-    info = [dict(zip(("width", "height", "mode", "format"), k), images=n) for k, n in kinds.items()]
+    fields = ("width", "height", "mode", "format")
+    info = [dict(zip(fields, kind, strict=True), images=n) for kind, n in kinds.items()]
     images = images[: len(paths)] if len(paths) < len(images) else images
     return ImageFolder(root, images, paths, info, skipped, dict(other_files or {}))
 

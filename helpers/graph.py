@@ -45,7 +45,11 @@ def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> spars
             neighbours = nearest_neighbours(codes, n_neighbors)
             n = len(codes)
             connectivity = sparse.csr_matrix(
-                (np.ones(neighbours.size), neighbours.ravel(), np.arange(0, neighbours.size + 1, n_neighbors)),
+                (
+                    np.ones(neighbours.size),
+                    neighbours.ravel(),
+                    np.arange(0, neighbours.size + 1, n_neighbors),
+                ),
                 shape=(n, n),
             )
         _LAST_GRAPH.clear()

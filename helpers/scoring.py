@@ -57,7 +57,9 @@ class Reconstructions:
         if self.held is not None:
             return self.held[index]
         codes = self.codes[index]
-        return decode(self.decoder, codes) if codes.ndim == 2 else decode(self.decoder, codes[None])[0]
+        return (
+            decode(self.decoder, codes) if codes.ndim == 2 else decode(self.decoder, codes[None])[0]
+        )
 
     def similarity(self, targets: np.ndarray, max_val: float = DEFAULT_MAX_VAL) -> np.ndarray:
         """(len(self), len(targets)) SSIM of every reconstruction with every target."""

@@ -154,7 +154,9 @@ def pairwise_ssim(
     gh = ops.convert_to_tensor(valid_filter_matrix(h))
     gw = ops.convert_to_tensor(valid_filter_matrix(w))
     p, q = int(gh.shape[0]), int(gw.shape[0])
-    constants = ops.convert_to_tensor(np.array([(K1 * max_val) ** 2, (K2 * max_val) ** 2], np.float32))
+    constants = ops.convert_to_tensor(
+        np.array([(K1 * max_val) ** 2, (K2 * max_val) ** 2], np.float32)
+    )
     bytes_per_pair = 4 * (h * q + 2 * p * q) + 1
     cols = max(1, min(m, max_bytes // bytes_per_pair))
     rows = max(1, min(n, max_bytes // (bytes_per_pair * cols)))

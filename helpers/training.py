@@ -14,7 +14,14 @@ import numpy as np
 from helpers import config
 from helpers.data import load_fashion_mnist, to_float_images
 from helpers.files import write_text
-from helpers.model import TUTORIAL_RECIPE, Recipe, build_autoencoder, reconstruct, save_weights, train
+from helpers.model import (
+    TUTORIAL_RECIPE,
+    Recipe,
+    build_autoencoder,
+    reconstruct,
+    save_weights,
+    train,
+)
 from helpers.ssim import ssim
 
 

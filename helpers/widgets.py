@@ -167,7 +167,9 @@ class ThresholdExplorer:
         self._labels = labels
         self._ranked: dict[int, _Ranked] = {}
         self._queue: np.ndarray | None = None
-        self._n_reviewed = None if labels.source is None else int(np.sum(labels.source == "reviewed"))
+        self._n_reviewed = (
+            None if labels.source is None else int(np.sum(labels.source == "reviewed"))
+        )
 
     def _ranking(self) -> _Ranked:
         scope = self.picker.value

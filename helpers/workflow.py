@@ -137,7 +137,11 @@ def get_autoencoder(
             "history": history,
             "source": f"trained {epochs} epoch(s) ({recipe.schedule} rate, {recipe.precision}) "
             f"on {n_train} images"
-            + (f" (a seeded sample of {len(split.x_train)})" if n_train < len(split.x_train) else ""),
+            + (
+                f" (a seeded sample of {len(split.x_train)})"
+                if n_train < len(split.x_train)
+                else ""
+            ),
         }
     made = {**made, "profile": profile.name, "made_from": made_from}
     run.save_json(WEIGHTS_INFO, made)
@@ -153,7 +157,9 @@ def get_codes(run: RunDir, encoder, split: Split) -> dict[str, np.ndarray]:
     saved = run.load_fresh_arrays("codes.npz", made_from)
     if saved is not None:
         return saved
-    run.save_arrays("codes.npz", codes=encode(encoder, split.x_test), made_from=np.asarray(made_from))
+    run.save_arrays(
+        "codes.npz", codes=encode(encoder, split.x_test), made_from=np.asarray(made_from)
+    )
     run.invalidate_after("codes.npz")
     return run.load_arrays("codes.npz")
 
@@ -219,7 +225,9 @@ def get_examples(split: Split, encoder, decoder, per_class: int, seed: int = 0) 
         images, labels = split.x_train[idx], split.y_train[idx]
         in_pile = np.full(len(idx), -1)
     codes = encode(encoder, images)
-    return Examples(labels, images, codes, decode(decoder, codes), in_pile, fingerprint(images, labels))
+    return Examples(
+        labels, images, codes, decode(decoder, codes), in_pile, fingerprint(images, labels)
+    )
 
 
 def get_similarity(

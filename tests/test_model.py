@@ -40,7 +40,9 @@ def test_training_reduces_loss_and_is_reproducible(real_images):
 def test_bfloat16_training_leaves_a_float32_model(tmp_path, real_images):
     x, _ = real_images
     ae, enc, _ = M.build_autoencoder()
-    hist = M.train(ae, x, epochs=2, batch_size=32, n_images=128, verbose=0, precision="mixed_bfloat16")
+    hist = M.train(
+        ae, x, epochs=2, batch_size=32, n_images=128, verbose=0, precision="mixed_bfloat16"
+    )
     assert hist["loss"][1] < hist["loss"][0]
     policies = {layer.dtype_policy.name for layer in M._leaf_layers(ae)}
     assert policies == {"float32"} and all(w.dtype == "float32" for w in ae.get_weights())

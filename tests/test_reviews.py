@@ -9,8 +9,8 @@ import numpy as np
 from helpers.artifacts import RunDir
 from helpers.labels import DEFAULT_SETTINGS, Known, label_images
 from helpers.reviews import ReviewLog
-from helpers.session import LabelSession, review_order
 from helpers.scoring import Reconstructions
+from helpers.session import LabelSession, review_order
 from helpers.ssim import pairwise_ssim
 
 
