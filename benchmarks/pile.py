@@ -235,6 +235,7 @@ def main(argv=None) -> int:
         result = headless(root, args.headless)
         report.setdefault("headless", {})[str(args.headless)] = result
         save_report(args.out, "pile.json", report)
+        plot(report, Path(args.out) / "pile.png")
         print(json.dumps(result, indent=1))
         return 0
     if args.one is not None:  # the child process: one size
@@ -266,6 +267,7 @@ def main(argv=None) -> int:
         print(json.dumps(report["sizes"][n]), flush=True)
         report["sizes"] = dict(sorted(report["sizes"].items()))
         save_report(args.out, "pile.json", report)
+    plot(report, Path(args.out) / "pile.png")
     print(format_table(report))
     return 0
 
@@ -325,6 +327,47 @@ def slow_cells(folder: Path, over: float = 5.0) -> list[dict]:
                     }
                 )
     return out
+
+
+def plot(report: dict, path: Path) -> Path:
+    """Time and peak memory against pile size, log-log: steps in-process and headless runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    series = [
+        ("steps in one process", report.get("sizes", {}), "o-"),
+        ("headless, all five notebooks", report.get("headless", {}), "s--"),
+    ]
+    for name, runs, style in series:
+        if not runs:
+            continue
+        n = sorted(int(k) for k in runs)
+        left.plot(
+            n,
+            [runs[str(k) if str(k) in runs else k]["total_seconds"] for k in n],
+            style,
+            label=name,
+        )
+        right.plot(
+            n, [runs[str(k) if str(k) in runs else k]["peak_rss_gib"] for k in n], style, label=name
+        )
+    for ax, what in ((left, "wall time, s"), (right, "peak memory, GiB")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("images in the pile")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    left.axhline(1800, color="grey", lw=0.8)
+    left.text(1.2e4, 1900, "30 min", fontsize=8, color="grey")
+    right.axhline(4, color="grey", lw=0.8)
+    right.text(1.2e4, 4.2, "4 GiB", fontsize=8, color="grey")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def format_table(report: dict) -> str:
