@@ -146,3 +146,24 @@ def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
     again, _ = _session_explorer(tmp_path)
     assert (again.labels.label[picked] == 1).all()
     assert (again.labels.source[picked] == "reviewed").all()
+
+
+@pytest.mark.parametrize("threshold_on", ["loss", "margin"])
+def test_counts_by_binary_search_equal_a_pass_over_the_pile(threshold_on):
+    from helpers.labels import Known
+
+    rng = np.random.default_rng(3)
+    losses = rng.random((500, 3)).astype(np.float32)
+    labels = assign_labels(losses, np.zeros(500, int), 1, "image", threshold_on)
+    labels = labels.with_known(Known.of([4, 9, 77], [2, 0, 1], "reviewed"))
+    truth = np.where(rng.random(500) < 0.7, labels.label, rng.integers(-1, 3, 500))
+    ex = ThresholdExplorer(labels, rng.random((500, 8, 8, 1)), ["a", "b", "c"], 0.1, truth)
+    for scope in (-1, 0, 2):
+        ex.picker.value = scope
+        for t in (0.0, float(np.median(labels.score)), 0.3, 1.0):
+            ex.slider.value = t
+            ok = labels.accepted(t) & ((labels.label == scope) if scope >= 0 else True)
+            known = truth[ok] >= 0
+            assert ex.stats["accepted"] == int(ok.sum())
+            assert ex.stats["wrong"] == int((labels.label[ok] != truth[ok])[known].sum())
+            assert sorted(ex.selection()) == np.flatnonzero(ok).tolist()
