@@ -105,7 +105,7 @@ def _examples_from_folders(root: Path, pile: ImageFolder, fmt: ImageFormat) -> E
             f"{root}: needs one sub-folder of example images per class, and at least two "
             f"classes (found {len(class_dirs)})"
         )
-    where = {os.path.realpath(pile.root / p): i for i, p in enumerate(pile.paths)}
+    where = _real_paths(pile)
     images, labels, names, in_pile, skipped = [], [], [], [], []
     for c, folder in enumerate(class_dirs):
         try:
@@ -146,6 +146,23 @@ def read_path_labels(path: Path) -> list[tuple[str, str]]:
 
 def _pile_index(pile: ImageFolder) -> dict[str, int]:
     return {p: i for i, p in enumerate(pile.paths)}
+
+
+def _real_paths(pile: ImageFolder) -> dict[str, int]:
+    """Each pile file's real path (links resolved) -> its index; one ``realpath`` per
+    folder and one ``lstat`` per file, not one per path component of every file."""
+    folders: dict[str, str] = {}
+    out = {}
+    for i, rel in enumerate(pile.paths):
+        full = os.path.join(pile.root, rel)
+        if os.path.islink(full):
+            out[os.path.realpath(full)] = i
+            continue
+        folder, name = os.path.split(full)
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        out[os.path.join(folders[folder], name)] = i
+    return out
 
 
 def _in_pile(path: str, pile: ImageFolder, index: dict[str, int]) -> int:
