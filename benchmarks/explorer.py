@@ -3,8 +3,7 @@
 Labels from random class losses (10 classes, thresholded on the margin), random 28x28
 images and a truth with about 20% mistakes. For each size: building the explorer, then 8
 slider moves across the range, 3 class picks and the switch to *least certain* (each timed
-as the callback that redraws the counts and the gallery), beside what one slider move cost
-before the scores were sorted once (a pass over the pile: compare, select, sort).
+as the callback that redraws the counts and the gallery).
 
     python benchmarks/explorer.py [--sizes 10000,1000000]
 """
@@ -53,14 +52,6 @@ def one_size(n: int, seed: int = 0) -> dict:
 
     slider = [_ms(lambda v=v: move(v)) for v in values]
 
-    def pass_over_pile(t):  # what a slider move did before: a pass over every image
-        ok = labels.accepted(t)
-        idx = np.flatnonzero(ok)
-        idx = idx[np.argsort(labels.doubt[idx], kind="stable")]
-        wrong = int((labels.label[idx] != truth[idx]).sum())
-        return idx[-30:], wrong
-
-    before = [_ms(lambda v=v: pass_over_pile(float(v))) for v in values]
     picks = [_ms(lambda c=c: setattr(explorer.picker, "value", c)) for c in (3, 7, 3)]
     order = _ms(lambda: setattr(explorer.order, "value", "least certain"))
     slider_in_order = [_ms(lambda v=v: move(v)) for v in values[::-1]]
@@ -69,7 +60,6 @@ def one_size(n: int, seed: int = 0) -> dict:
         "build_ms": round(build_ms, 1),
         "slider_ms_median": round(float(np.median(slider)), 2),
         "slider_ms_max": round(float(np.max(slider)), 2),
-        "before_pass_ms_median": round(float(np.median(before)), 2),
         "class_pick_ms": [round(t, 1) for t in picks],
         "least_certain_switch_ms": round(order, 1),
         "slider_ms_max_least_certain": round(float(np.max(slider_in_order)), 2),
@@ -87,7 +77,6 @@ def main(argv=None) -> int:
         "images",
         "build, ms",
         "slider move, ms (median / max of 8)",
-        "a pass over the pile, ms (before)",
         "class picks, ms",
         "switch to least certain, ms",
     ]
@@ -96,7 +85,6 @@ def main(argv=None) -> int:
             f"{r['images']:,}",
             f"{r['build_ms']:.0f}",
             f"{r['slider_ms_median']:.1f} / {r['slider_ms_max']:.1f}",
-            f"{r['before_pass_ms_median']:.1f}",
             " / ".join(f"{t:.0f}" for t in r["class_pick_ms"]),
             f"{r['least_certain_switch_ms']:.0f}",
         ]

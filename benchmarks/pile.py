@@ -317,7 +317,12 @@ def slow_cells(folder: Path, over: float = 5.0) -> list[dict]:
             if (ended - began).total_seconds() > over:
                 source = "".join(cell["source"]).strip().splitlines()
                 code = next(
-                    (line for line in source if not line.startswith(("%", "from ", "import "))), ""
+                    (
+                        line
+                        for line in source
+                        if line.strip() and not line.startswith(("%", "from ", "import "))
+                    ),
+                    "",
                 )
                 out.append(
                     {
