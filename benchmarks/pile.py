@@ -343,7 +343,7 @@ def plot(report: dict, path: Path) -> Path:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     series = [
-        ("steps in one process", report.get("sizes", {}), "o-"),
+        ("steps in one process (earlier code)", report.get("sizes", {}), "o-"),
         ("headless, all five notebooks", report.get("headless", {}), "s--"),
     ]
     for name, runs, style in series:
