@@ -12,7 +12,7 @@ files, labelled through the folder path with the shipped weights, against the ar
     python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
 
 ``--headless 1000000`` instead writes that many 28x28 PNG files (Fashion-MNIST's 70,000,
-then copies shifted, mirrored and noisy) and labels them with ``python -m helpers run``
+then copies rolled, mirrored and noisy) and labels them with ``python -m helpers run``
 in a subprocess: wall time, peak memory of the run and its kernels, seconds per notebook
 and per cell that took more than 5 s (from the executed notebooks).
 """
@@ -62,8 +62,8 @@ def write_pile(root: Path, n: int) -> None:
 
 
 def write_augmented_pile(root: Path, n: int, seed: int = 0) -> None:
-    """``n`` 28x28 grey PNG files: Fashion-MNIST's 70,000 images, each copy shifted by up to
-    3 pixels, mirrored half of the time and given a little noise (1,000 files a folder)."""
+    """``n`` 28x28 grey PNG files: Fashion-MNIST's 70,000 images, each copy rolled (wrapping
+    round) by up to 3 pixels, mirrored half of the time and given a little noise (1,000 files a folder)."""
     from PIL import Image
 
     from helpers.data import load_fashion_mnist
