@@ -46,8 +46,9 @@ class Reconstructions:
     @classmethod
     def from_array(cls, reconstructions: np.ndarray) -> Reconstructions:
         """Reconstructions already made (for example by ``model.reconstruct``)."""
-        out = cls.__new__(cls)
-        out.decoder, out.codes, out.held = None, None, np.asarray(reconstructions)
+        out = cls.__new__(cls)  # nothing to decode: every attribute set here
+        out.decoder, out.codes, out.batch_size = None, None, SCORE_BATCH
+        out.held = np.asarray(reconstructions)
         return out
 
     def __len__(self) -> int:
