@@ -63,7 +63,8 @@ def write_pile(root: Path, n: int) -> None:
 
 def write_augmented_pile(root: Path, n: int, seed: int = 0) -> None:
     """``n`` 28x28 grey PNG files: Fashion-MNIST's 70,000 images, each copy rolled (wrapping
-    round) by up to 3 pixels, mirrored half of the time and given a little noise (1,000 files a folder)."""
+    round) by up to 3 pixels, mirrored half of the time and given a little noise (1,000
+    files a folder)."""
     from PIL import Image
 
     from helpers.data import load_fashion_mnist

@@ -77,3 +77,14 @@ def curves(labels: Labels, true_labels: np.ndarray) -> dict[str, tuple[np.ndarra
         "by SSIM loss": precision_coverage_curve(labels.ssim_loss[known], correct)[:2],
         "by margin": precision_coverage_curve(-labels.margin[known], correct)[:2],
     }
+
+
+def neighbour_agreement(codes: np.ndarray, true_labels: np.ndarray, k: int = 10) -> float:
+    """Share of each image's ``k`` nearest other images (Euclidean, in code space) that have
+    its class: how well the codes keep classes together, whatever is done with them next."""
+    from sklearn.neighbors import NearestNeighbors
+
+    true_labels = np.asarray(true_labels)
+    finder = NearestNeighbors(n_neighbors=k + 1).fit(np.asarray(codes, np.float64))
+    neighbours = finder.kneighbors(return_distance=False)[:, :k]  # itself left out
+    return float((true_labels[neighbours] == true_labels[:, None]).mean())

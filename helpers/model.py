@@ -18,11 +18,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from helpers.data import to_float_images
 from helpers.files import atomic_write, write_text
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
+from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -114,6 +115,8 @@ def train(
     schedule: str = "constant",
     augment: bool = False,
     precision: str = "float32",
+    invariance: float = 0.0,
+    views: ViewSettings = DEFAULT_VIEWS,
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -127,6 +130,10 @@ def train(
     bfloat16 (weights stay float32; the output layer and the loss stay float32), which
     oneDNN runs about twice as fast on CPUs with AVX-512 BF16; the model is float32 again
     afterwards, so codes and reconstructions do not depend on how it was trained.
+
+    ``invariance > 0`` trains on two random views of each image (``helpers.views``): both
+    are reconstructed under the SSIM loss, and ``invariance`` times ``InvarianceLoss`` pulls
+    their codes together (0: the tutorial's training).
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -144,19 +151,35 @@ def train(
     if schedule == "cosine":
         steps = epochs * -(-len(x_train) // batch_size)
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    compile_autoencoder(autoencoder, learning_rate=learning_rate, max_val=max_val)
+    model = autoencoder
+    if invariance > 0:
+        model = _two_view_model(autoencoder)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=[SSIMLoss(max_val=max_val), InvarianceLoss()],
+            loss_weights=[1.0, float(invariance)],
+        )
+    else:
+        compile_autoencoder(autoencoder, learning_rate=learning_rate, max_val=max_val)
     history: dict[str, list[float]] = {}
     initial_epoch = 0
     callbacks = list(callbacks or [])
     if checkpoint is not None:
         saver = _EpochCheckpoint(Path(checkpoint))
-        history, initial_epoch = saver.restore(autoencoder)
+        history, initial_epoch = saver.restore(model)
         callbacks.append(saver)
     if initial_epoch >= epochs:
         return history
-    batches = EpochBatches(x_train, batch_size, seed, first_epoch=initial_epoch, augment=augment)
-    with _computing_in(autoencoder, precision):
-        fit = autoencoder.fit(
+    batches = EpochBatches(
+        x_train,
+        batch_size,
+        seed,
+        first_epoch=initial_epoch,
+        augment=augment,
+        views=views if invariance > 0 else None,
+    )
+    with _computing_in(model, precision):
+        fit = model.fit(
             batches,
             epochs=epochs,
             initial_epoch=initial_epoch,
@@ -170,6 +193,51 @@ def train(
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+
+
+def _two_view_model(autoencoder: keras.Model) -> keras.Model:
+    """The autoencoder's own encoder and decoder, returning reconstructions and codes: fed
+    two views stacked (first halves, second halves), it trains both losses at once."""
+    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    views = keras.Input(shape=autoencoder.input_shape[1:], name="views")
+    codes = encoder(views)
+    recon = decoder(codes)
+    codes = layers.Activation("linear", dtype="float32", name="codes")(codes)
+    return keras.Model(views, [recon, codes], name="two_views")
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class InvarianceLoss(keras.losses.Loss):
+    """VICReg's loss (Bardes et al., 2022) between the codes of two views of each image.
+
+    ``y_pred`` holds the first views' codes, then the second views' (``y_true`` is unused).
+    The two codes of one image should agree (mean squared difference); across the batch,
+    every code dimension should keep a standard deviation of at least 1 and the dimensions
+    should not be correlated, so agreement cannot come from every image getting one code.
+    Weighted as in VICReg (25 : 25 : 1), divided by 25.
+    """
+
+    def __init__(self, name: str = "invariance_loss", **kwargs):
+        kwargs.setdefault("reduction", "sum")  # one number per batch already
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        codes = ops.cast(y_pred, "float32")
+        half = ops.shape(codes)[0] // 2
+        first, second = codes[:half], codes[half:]
+        agree = ops.mean(ops.square(first - second))
+        return agree + _spread_out(first) + _spread_out(second)
+
+
+def _spread_out(codes):
+    """VICReg's variance and covariance terms for one batch of codes (over 25)."""
+    n, dim = ops.shape(codes)[0], ops.shape(codes)[1]
+    centred = codes - ops.mean(codes, axis=0, keepdims=True)
+    std = ops.sqrt(ops.mean(ops.square(centred), axis=0) + 1e-4)
+    variance = ops.mean(ops.relu(1.0 - std))
+    cov = ops.matmul(ops.transpose(centred), centred) / ops.cast(n - 1, "float32")
+    off_diagonal = ops.sum(ops.square(cov)) - ops.sum(ops.square(ops.diagonal(cov)))
+    return variance + off_diagonal / ops.cast(dim, "float32") / 25.0
 
 
 def cpu_has_bf16() -> bool:
@@ -192,6 +260,7 @@ class Recipe:
     learning_rate: float = 1e-3
     schedule: str = "constant"  # or "cosine": down to 0 along a cosine by the last epoch
     precision: str = "float32"
+    invariance: float = 0.0  # weight of the two-view code agreement (``train``); 0: none
 
     def resolved_precision(self) -> str:
         if self.precision != "auto":
@@ -250,7 +319,8 @@ class EpochBatches(keras.utils.PyDataset):
 
     Keras's own shuffling draws from a global generator whose state a resumed run does not
     have; drawing each epoch's order from its number makes epoch 3 the same whether or not
-    the run stopped after epoch 2. ``augment`` shifts and mirrors each batch, also seeded.
+    the run stopped after epoch 2. ``augment`` shifts and mirrors each batch, also seeded;
+    ``views`` gives two random views of each image instead (first views, then second).
     """
 
     def __init__(
@@ -260,9 +330,11 @@ class EpochBatches(keras.utils.PyDataset):
         seed: int,
         first_epoch: int = 0,
         augment: bool = False,
+        views: ViewSettings | None = None,
     ):
         super().__init__()
         self.images, self.batch_size, self.seed, self.augment = images, batch_size, seed, augment
+        self.views = views
         self.epoch = first_epoch
         self._order()
 
@@ -278,7 +350,11 @@ class EpochBatches(keras.utils.PyDataset):
         if self.augment:
             batch = shift_and_mirror(batch, np.random.default_rng([self.seed, self.epoch, index]))
         batch = to_float_images(batch)  # a pile is kept as uint8, one batch at a time float
-        return batch, batch
+        if self.views is None:
+            return batch, batch
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        both = np.concatenate([random_views(batch, rng, self.views) for _ in range(2)])
+        return both, (both, np.zeros((len(both), 1), np.float32))
 
     def on_epoch_end(self):
         self.epoch += 1

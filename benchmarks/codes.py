@@ -1,0 +1,139 @@
+"""Which training makes codes whose neighbours share a class? Train the autoencoder with
+each setting (the invariance weight, mirrored views or not) on a seeded sample of
+Fashion-MNIST's training images, then measure the codes of the 10,000 test images: the
+share of each image's 10 nearest images that have its class, test SSIM, KMeans ACC, and
+with ``--labels`` the spectral clusters and the default labels at 1, 5 and 10 examples.
+
+Each run is saved as it ends (runs/codes/, resumable; results in benchmarks/results/
+codes.json keyed by setting and seed), so screening a dozen settings and confirming two
+over three seeds are the same command with other arguments.
+
+    python benchmarks/codes.py --images 20000 --epochs 2 --settings 0,vicreg-1
+    python benchmarks/codes.py --images 60000 --epochs 8 --seeds 0,1,2 --labels ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from reports import markdown_table, save_report
+
+from helpers import config
+from helpers.cluster import cluster_codes, cluster_metrics
+from helpers.data import choose_examples, load_fashion_mnist, to_float_images
+from helpers.evaluation import label_quality, neighbour_agreement
+from helpers.labels import label_images
+from helpers.model import FAST_RECIPE, build_autoencoder, encode, reconstruct, save_weights, train
+from helpers.ssim import pairwise_ssim
+from helpers.training import test_set_ssim
+from helpers.views import DEFAULT_VIEWS
+
+
+def parse_setting(name: str) -> dict:
+    """'0' (no invariance term), 'vicreg-W' (weight W), 'vicreg-W-mirror'."""
+    if name == "0":
+        return {"invariance": 0.0, "views": DEFAULT_VIEWS}
+    parts = name.split("-")
+    if parts[0] != "vicreg" or len(parts) not in (2, 3) or parts[2:] not in ([], ["mirror"]):
+        raise ValueError(f"unknown setting {name!r}")
+    return {"invariance": float(parts[1]), "views": replace(DEFAULT_VIEWS, mirror=len(parts) == 3)}
+
+
+def run_one(name: str, seed: int, args, data) -> dict:
+    (x_train, _), (x_test, y_test) = data
+    stem = f"{name}-{args.images}x{args.epochs}-seed{seed}"
+    root = config.project_root() / "runs" / "codes"
+    weights = root / f"{stem}.weights.h5"
+    autoencoder, encoder, _ = build_autoencoder(seed=seed)
+    start = time.time()
+    train(
+        autoencoder,
+        x_train,
+        epochs=args.epochs,
+        n_images=args.images,
+        seed=seed,
+        schedule=FAST_RECIPE.schedule,
+        precision=FAST_RECIPE.precision,
+        verbose=0,
+        checkpoint=root / stem / "checkpoint.keras",
+        **parse_setting(name),
+    )
+    seconds = time.time() - start
+    save_weights(autoencoder, weights)
+    codes = encode(encoder, x_test)
+    out = {
+        "setting": name,
+        "seed": seed,
+        "weights": str(weights.relative_to(config.project_root())),
+        "train_seconds": round(seconds, 1),
+        "test_ssim": test_set_ssim(autoencoder, to_float_images(x_test)),
+        "neighbour_agreement": neighbour_agreement(codes, y_test),
+        "kmeans": cluster_metrics(cluster_codes(codes, 10, method="kmeans"), y_test),
+    }
+    if args.labels:
+        out.update(label_measures(autoencoder, encoder, codes, data, args.draws))
+    return out
+
+
+def label_measures(autoencoder, encoder, codes, data, draws: int) -> dict:
+    """Spectral clusters and the default labels at 1, 5, 10 examples per class."""
+    (x_train, y_train), (x_test, y_test) = data
+    clusters = cluster_codes(codes, 10, method="spectral")
+    recon = reconstruct(autoencoder, x_test)
+    out = {"spectral": cluster_metrics(clusters, y_test)}
+    for per in (1, 5, 10):
+        rows = []
+        for draw in range(draws):
+            idx = choose_examples(y_train, per, seed=draw)
+            sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
+            labels = label_images(sim, y_train[idx], 10, codes, clusters)
+            rows.append(label_quality(labels, y_test))
+        out[f"labels_{per}"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", default="0,vicreg-0.3,vicreg-1,vicreg-3")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--labels", action="store_true")
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args(argv)
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    data = ((x_train[..., None], y_train), (x_test[..., None], y_test))
+    path = Path(args.out) / "codes.json"
+    report = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
+    for name in args.settings.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            key = f"{name}, {args.images} images x {args.epochs} epochs, seed {seed}"
+            if key in report["runs"] and (not args.labels or "spectral" in report["runs"][key]):
+                continue
+            report["runs"][key] = run_one(name, seed, args, data)
+            save_report(args.out, "codes.json", report)
+            print(key, json.dumps(report["runs"][key]), flush=True)
+    print(format_table(report))
+    return 0
+
+
+def format_table(report: dict) -> str:
+    rows = []
+    for key, r in report["runs"].items():
+        row = [key, f"{r['neighbour_agreement']:.3f}", f"{r['test_ssim']:.4f}"]
+        row.append(f"{r['kmeans']['acc']:.3f} / {r['kmeans']['nmi']:.3f}")
+        row.append(f"{r['train_seconds']:.0f}")
+        rows.append(row)
+    header = ["setting, training, seed", "10-NN agreement", "test SSIM", "KMeans ACC / NMI", "s"]
+    return "\n".join(markdown_table(header, rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
