@@ -29,20 +29,41 @@ from helpers.cluster import cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
 from helpers.evaluation import label_quality, neighbour_agreement
 from helpers.labels import label_images
-from helpers.model import FAST_RECIPE, build_autoencoder, encode, reconstruct, save_weights, train
+from helpers.model import (
+    FAST_RECIPE,
+    INVARIANCE_KINDS,
+    build_autoencoder,
+    encode,
+    reconstruct,
+    save_weights,
+    train,
+)
 from helpers.ssim import pairwise_ssim
 from helpers.training import test_set_ssim
 from helpers.views import DEFAULT_VIEWS
 
 
 def parse_setting(name: str) -> dict:
-    """'0' (no invariance term), 'vicreg-W' (weight W), 'vicreg-W-mirror'."""
+    """'0' (no invariance term), or KIND-W[-mirror]: loss kind (vicreg, ntxent), weight W,
+    mirrored views allowed."""
     if name == "0":
         return {"invariance": 0.0, "views": DEFAULT_VIEWS}
     parts = name.split("-")
-    if parts[0] != "vicreg" or len(parts) not in (2, 3) or parts[2:] not in ([], ["mirror"]):
+    if (
+        parts[0] not in INVARIANCE_KINDS
+        or len(parts) not in (2, 3)
+        or parts[2:]
+        not in (
+            [],
+            ["mirror"],
+        )
+    ):
         raise ValueError(f"unknown setting {name!r}")
-    return {"invariance": float(parts[1]), "views": replace(DEFAULT_VIEWS, mirror=len(parts) == 3)}
+    return {
+        "invariance": float(parts[1]),
+        "invariance_kind": parts[0],
+        "views": replace(DEFAULT_VIEWS, mirror=len(parts) == 3),
+    }
 
 
 def run_one(name: str, seed: int, args, data) -> dict:

@@ -116,6 +116,7 @@ def train(
     augment: bool = False,
     precision: str = "float32",
     invariance: float = 0.0,
+    invariance_kind: str = "vicreg",
     views: ViewSettings = DEFAULT_VIEWS,
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
@@ -132,8 +133,8 @@ def train(
     afterwards, so codes and reconstructions do not depend on how it was trained.
 
     ``invariance > 0`` trains on two random views of each image (``helpers.views``): both
-    are reconstructed under the SSIM loss, and ``invariance`` times ``InvarianceLoss`` pulls
-    their codes together (0: the tutorial's training).
+    are reconstructed under the SSIM loss, and ``invariance`` times ``InvarianceLoss``
+    (``invariance_kind``) pulls their codes together (0: the tutorial's training).
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -156,7 +157,7 @@ def train(
         model = _two_view_model(autoencoder)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
-            loss=[SSIMLoss(max_val=max_val), InvarianceLoss()],
+            loss=[SSIMLoss(max_val=max_val), InvarianceLoss(invariance_kind)],
             loss_weights=[1.0, float(invariance)],
         )
     else:
@@ -208,25 +209,54 @@ def _two_view_model(autoencoder: keras.Model) -> keras.Model:
 
 @keras.saving.register_keras_serializable(package="helpers")
 class InvarianceLoss(keras.losses.Loss):
-    """VICReg's loss (Bardes et al., 2022) between the codes of two views of each image.
+    """How far the codes of two views of each image are from agreeing, without collapse.
 
     ``y_pred`` holds the first views' codes, then the second views' (``y_true`` is unused).
-    The two codes of one image should agree (mean squared difference); across the batch,
-    every code dimension should keep a standard deviation of at least 1 and the dimensions
-    should not be correlated, so agreement cannot come from every image getting one code.
-    Weighted as in VICReg (25 : 25 : 1), divided by 25.
+    ``"vicreg"`` (Bardes et al., 2022): the two codes of an image should be close (mean
+    squared difference) while, across the batch, every code dimension keeps a standard
+    deviation of at least 1 and the dimensions stay uncorrelated (weighted 25 : 25 : 1, over
+    25). ``"ntxent"`` (SimCLR, Chen et al., 2020): among all codes of the batch, each code's
+    nearest in direction (cosine over ``temperature``) should be its image's other view.
     """
 
-    def __init__(self, name: str = "invariance_loss", **kwargs):
+    def __init__(
+        self,
+        kind: str = "vicreg",
+        temperature: float = 0.5,
+        name: str = "invariance_loss",
+        **kwargs,
+    ):
+        if kind not in INVARIANCE_KINDS:
+            raise ValueError(f"kind must be one of {INVARIANCE_KINDS}, not {kind!r}")
         kwargs.setdefault("reduction", "sum")  # one number per batch already
         super().__init__(name=name, **kwargs)
+        self.kind, self.temperature = kind, float(temperature)
 
     def call(self, y_true, y_pred):
         codes = ops.cast(y_pred, "float32")
+        if self.kind == "ntxent":
+            return _nt_xent(codes, self.temperature)
         half = ops.shape(codes)[0] // 2
         first, second = codes[:half], codes[half:]
         agree = ops.mean(ops.square(first - second))
         return agree + _spread_out(first) + _spread_out(second)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "temperature": self.temperature}
+
+
+INVARIANCE_KINDS = ("vicreg", "ntxent")
+
+
+def _nt_xent(codes, temperature: float):
+    """SimCLR's loss: cross-entropy of each code's cosine similarities (itself left out)
+    against its other view."""
+    n = ops.shape(codes)[0]
+    unit = codes / ops.sqrt(ops.sum(ops.square(codes), axis=1, keepdims=True) + 1e-8)
+    logits = ops.matmul(unit, ops.transpose(unit)) / temperature
+    logits = logits - 1e9 * ops.eye(n)
+    partner = (ops.arange(n) + n // 2) % n
+    return ops.mean(keras.losses.sparse_categorical_crossentropy(partner, logits, from_logits=True))
 
 
 def _spread_out(codes):
