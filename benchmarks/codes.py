@@ -44,8 +44,8 @@ from helpers.views import DEFAULT_VIEWS
 
 
 def parse_setting(name: str) -> dict:
-    """'0' (no invariance term), or KIND-W[-mirror]: loss kind (vicreg, ntxent), weight W,
-    mirrored views allowed."""
+    """'0' (no invariance term), or KIND-W[-mirror][-clean]: loss kind (vicreg, ntxent),
+    weight W, mirrored views allowed, each view's code reconstructing the image itself."""
     if name == "0":
         return {"invariance": 0.0, "views": DEFAULT_VIEWS}
     parts = name.split("-")

@@ -118,6 +118,7 @@ def train(
     invariance: float = 0.0,
     invariance_kind: str = "vicreg",
     views: ViewSettings = DEFAULT_VIEWS,
+    view_target: str = "view",
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -135,6 +136,8 @@ def train(
     ``invariance > 0`` trains on two random views of each image (``helpers.views``): both
     are reconstructed under the SSIM loss, and ``invariance`` times ``InvarianceLoss``
     (``invariance_kind``) pulls their codes together (0: the tutorial's training).
+    ``view_target="image"`` reconstructs the image itself from each view's code instead
+    of the view.
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -145,6 +148,8 @@ def train(
         x_train = x_train[np.sort(idx)]
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', not {schedule!r}")
+    if view_target not in ("view", "image"):
+        raise ValueError(f"view_target must be 'view' or 'image', not {view_target!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     precision = Recipe(precision=precision).resolved_precision()
@@ -178,6 +183,7 @@ def train(
         first_epoch=initial_epoch,
         augment=augment,
         views=views if invariance > 0 else None,
+        view_target=view_target,
     )
     with _computing_in(model, precision):
         fit = model.fit(
@@ -350,7 +356,8 @@ class EpochBatches(keras.utils.PyDataset):
     Keras's own shuffling draws from a global generator whose state a resumed run does not
     have; drawing each epoch's order from its number makes epoch 3 the same whether or not
     the run stopped after epoch 2. ``augment`` shifts and mirrors each batch, also seeded;
-    ``views`` gives two random views of each image instead (first views, then second).
+    ``views`` gives two random views of each image instead (first views, then second), to
+    be reconstructed as they are or, ``view_target="image"``, as the image.
     """
 
     def __init__(
@@ -361,10 +368,11 @@ class EpochBatches(keras.utils.PyDataset):
         first_epoch: int = 0,
         augment: bool = False,
         views: ViewSettings | None = None,
+        view_target: str = "view",
     ):
         super().__init__()
         self.images, self.batch_size, self.seed, self.augment = images, batch_size, seed, augment
-        self.views = views
+        self.views, self.view_target = views, view_target
         self.epoch = first_epoch
         self._order()
 
@@ -384,7 +392,8 @@ class EpochBatches(keras.utils.PyDataset):
             return batch, batch
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
         both = np.concatenate([random_views(batch, rng, self.views) for _ in range(2)])
-        return both, (both, np.zeros((len(both), 1), np.float32))
+        target = both if self.view_target == "view" else np.concatenate([batch, batch])
+        return both, (target, np.zeros((len(both), 1), np.float32))
 
     def on_epoch_end(self):
         self.epoch += 1
