@@ -12,8 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.evaluation import precision_coverage_curve
-from helpers.graph import knn_graph, nearest_in, spread
-from helpers.labels import DEFAULT_SETTINGS, Labels, LabelSettings, assign_labels, class_losses
+from helpers.graph import knn_graph, mixing_steps, nearest_in, poisson, spread
+from helpers.labels import (
+    DEFAULT_SETTINGS,
+    Labels,
+    LabelSettings,
+    assign_labels,
+    blend_poisson,
+    class_losses,
+    example_places,
+    spread_losses,
+)
 from helpers.ssim import pairwise_ssim
 
 # Beyond this many images a held-out example is spread through a seeded sample of the
@@ -86,6 +95,8 @@ def calibrate_threshold(
     ``calibrated`` is False. With spreading (``settings.spread > 0``) a held-out example is
     spread as an image would be, which needs ``pile``: it joins the graph through its
     nearest images, whose losses are recomputed without it, so it never vouches for itself.
+    With Poisson learning (``settings.poisson > 0``) its Poisson scores likewise come from
+    the other examples only.
     ``example_similarity`` (examples x examples SSIM) saves computing it when it is known.
     """
     if labels.threshold_on != settings.threshold_on:
@@ -93,8 +104,8 @@ def calibrate_threshold(
             f"labels are thresholded on {labels.threshold_on!r}, settings on "
             f"{settings.threshold_on!r}: calibrate with the settings that made the labels"
         )
-    if settings.spread > 0 and pile is None:
-        raise ValueError("calibrating spread labels needs the pile (PileScores)")
+    if (settings.spread > 0 or settings.poisson > 0) and pile is None:
+        raise ValueError("calibrating spread or Poisson labels needs the pile (PileScores)")
     example_labels = np.asarray(example_labels)
     n_classes = labels.class_losses.shape[1]
     if example_similarity is None:
@@ -114,13 +125,16 @@ def calibrate_threshold(
             held_out_precision=float("nan"),
         )
     through = ""
-    if settings.spread > 0:
+    if settings.spread > 0 or settings.poisson > 0:
         sample = pile.sample(CALIBRATION_SAMPLE)
         if sample is not pile:
             through = (
                 f" through a sample of {len(sample.codes):,} of the {len(pile.codes):,} images"
             )
+    if settings.spread > 0:
         loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
+    if settings.poisson > 0:
+        loo[usable] = _poisson_held_out(loo, example_labels, n_classes, settings, sample)[usable]
     held_out = assign_labels(
         loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on
     )
@@ -140,7 +154,9 @@ def calibrate_threshold(
         threshold=threshold,
         calibrated=True,
         method="leave-one-out on the examples"
-        + (f", spread (alpha {settings.spread}){through}" if settings.spread > 0 else ""),
+        + (f", spread (alpha {settings.spread})" if settings.spread > 0 else "")
+        + (f", Poisson learning (weight {settings.poisson})" if settings.poisson > 0 else "")
+        + through,
         target_precision=settings.target_precision,
         n_held_out=int(usable.sum()),
         held_out_accepted=int(accepted.sum()),
@@ -198,6 +214,45 @@ def _spread_held_out(
         around = spread_pile[neighbours[i]].mean(axis=0)
         around[example_labels[i]] = spread_without[neighbours[i], j].mean()
         out[i] = (1 - alpha) * loo[i] + alpha * around
+    return out
+
+
+def _poisson_held_out(
+    loo: np.ndarray,
+    example_labels: np.ndarray,
+    n_classes: int,
+    settings: LabelSettings,
+    pile: PileScores,
+) -> np.ndarray:
+    """Each held-out example's losses blended with its Poisson scores from the other
+    examples, as ``label_images`` blends an image's.
+
+    Poisson learning is linear in its sources, so the walk from each example's place is
+    computed once (a column each); an example's scores without itself are the other
+    columns weighted by their one-hot classes minus the others' mean, read where the
+    example joins the graph. The blend's scale is the pile's, as when labelling it.
+    """
+    k = settings.n_neighbors
+    graph = knn_graph(pile.codes, k)
+    places = example_places(pile.codes, pile.example_codes, k)
+    walks = poisson(graph, places.toarray(), mixing_steps(graph, np.unique(places.indices)))
+    one_hot = np.eye(n_classes)[example_labels]
+    pile_losses = spread_losses(
+        class_losses(pile.similarity, example_labels, n_classes, settings.aggregate),
+        pile.codes,
+        settings.spread,
+        k,
+    )
+    pile_scores = walks @ (one_hot - one_hot.mean(axis=0))
+    scale = float(np.std(pile_losses)) / max(float(np.std(pile_scores)), 1e-30)
+    out = np.full_like(loo, np.inf)
+    places = places.tocsc()
+    for i in np.flatnonzero(np.isfinite(loo).all(axis=1)):
+        others = np.arange(len(example_labels)) != i
+        rows = places.indices[places.indptr[i] : places.indptr[i + 1]]
+        centred = one_hot[others] - one_hot[others].mean(axis=0)
+        scores = (walks[np.ix_(rows, np.flatnonzero(others))] @ centred).mean(axis=0)
+        out[i] = blend_poisson(loo[i], scores, settings.poisson, scale)
     return out
 
 

@@ -7,7 +7,9 @@ matrix into a class for every image in three steps, each set by one ``LabelSetti
 1. a class's *loss* for an image: ``1 - SSIM``, combined over that class's examples
    (``aggregate``: the 3 most alike by default);
 2. those losses *spread* along the codes' nearest-neighbour graph, so an image borrows
-   evidence from the images that look like it (``spread``: how much);
+   evidence from the images that look like it (``spread``: how much), and, with
+   ``poisson`` > 0, blended with Poisson learning: the examples' classes walked through
+   the graph from where the examples sit in it;
 3. each image takes its closest class (or its cluster's class, ``rule``), with a *margin*:
    how much worse the runner-up class scores. The threshold applies to the margin or to
    the loss (``threshold_on``).
@@ -22,8 +24,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+from scipy import sparse
 
-from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph, spread
+from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph, mixing_steps, nearest_in, poisson, spread
 from helpers.ssim import DEFAULT_MAX_VAL, TUTORIAL_MAX_VAL
 
 LabelRule = Literal["image", "cluster"]
@@ -38,7 +41,8 @@ class LabelSettings:
 
     aggregate: Aggregate = "top3"  # a class's examples: 3 most alike, 'mean' or 'max'
     # 'image': each image's closest class; 'cluster': its cluster's class; None: 'cluster'
-    # with one example per class (accuracy 0.533 against 0.498), else 'image'
+    # with one example per class and no Poisson learning (accuracy 0.533 against 0.498),
+    # else 'image'
     rule: LabelRule | None = None
     threshold_on: ThresholdOn = "margin"  # ranks right and wrong labels better than 'loss'
     spread: float = 0.8  # share of an image's losses from its neighbours; 0.8, 0.9 alike, 0.5 worse
@@ -49,6 +53,10 @@ class LabelSettings:
     # losses spread, so it reaches their neighbours. Off: with 100-400 reviews it raised
     # accuracy a little but ranked worse (benchmarks/review.py, README)
     clamp_known: bool = False
+    # Share of each image's class scores from Poisson learning on the codes' graph (the
+    # examples' classes walked from their places in it), the rest from the spread SSIM
+    # losses. 0: SSIM alone
+    poisson: float = 0.0
 
     def __post_init__(self):
         if self.aggregate not in AGGREGATES:
@@ -59,13 +67,15 @@ class LabelSettings:
             raise ValueError(f"threshold_on must be 'loss' or 'margin', not {self.threshold_on!r}")
         if not 0.0 <= self.spread < 1.0:
             raise ValueError(f"spread must be in [0, 1), not {self.spread}")
+        if not 0.0 <= self.poisson <= 1.0:
+            raise ValueError(f"poisson must be in [0, 1], not {self.poisson}")
 
     def rule_for(self, example_labels) -> LabelRule:
         """The rule to use with these examples (``rule=None`` decides by their count)."""
         if self.rule is not None:
             return self.rule
         fewest = np.bincount(np.asarray(example_labels)).min() if len(example_labels) else 0
-        return "cluster" if fewest <= 1 else "image"
+        return "cluster" if fewest <= 1 and self.poisson == 0 else "image"
 
 
 DEFAULT_SETTINGS = LabelSettings()
@@ -170,13 +180,16 @@ def label_images(
     clusters: np.ndarray,
     settings: LabelSettings = DEFAULT_SETTINGS,
     known: Known | None = None,
+    example_codes: np.ndarray | None = None,
 ) -> Labels:
     """Labels for every image from its (n, n_examples) SSIM against the examples.
 
     ``similarity`` is computed with ``settings.max_val`` (``pairwise_ssim``); ``codes``
     (n, latent_dim) give the graph the losses spread along; ``clusters`` (n,) the cluster
-    of each image; ``known``: images whose class a person gave, which keep it. Notebook 05,
-    the explorer, the benchmarks and the headless run all label through here.
+    of each image; ``known``: images whose class a person gave, which keep it;
+    ``example_codes`` (n_examples, latent_dim), needed with ``settings.poisson``, place the
+    examples in the graph. Notebook 05, the explorer, the benchmarks and the headless run
+    all label through here.
     """
     losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
     clamp = None
@@ -186,6 +199,13 @@ def label_images(
         losses[known.index, known.classes] = 0.0  # and exactly like its own
         clamp = known.index
     losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
+    if settings.poisson > 0:
+        if example_codes is None:
+            raise ValueError("labelling with settings.poisson > 0 needs the examples' codes")
+        scores = poisson_scores(
+            codes, example_codes, example_labels, n_classes, settings.n_neighbors
+        )
+        losses = blend_poisson(losses, scores, settings.poisson)
     n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
     labels = assign_labels(
         losses, clusters, n_clusters, settings.rule_for(example_labels), settings.threshold_on
@@ -243,6 +263,52 @@ def spread_losses(
     if alpha == 0:
         return losses
     return spread(losses, knn_graph(codes, n_neighbors), alpha, clamp=clamp)
+
+
+def example_places(
+    codes: np.ndarray, example_codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS
+) -> sparse.csr_matrix:
+    """(n, n_examples): where each example joins the pile's graph, an equal share on each
+    of its ``n_neighbors`` nearest images (an example that is in the pile is among them)."""
+    nearest = nearest_in(example_codes, codes, n_neighbors)
+    m = len(nearest)
+    return sparse.csr_matrix(
+        (
+            np.full(nearest.size, 1.0 / n_neighbors),
+            (nearest.ravel(), np.repeat(np.arange(m), n_neighbors)),
+        ),
+        shape=(len(codes), m),
+    )
+
+
+def poisson_scores(
+    codes: np.ndarray,
+    example_codes: np.ndarray,
+    example_labels,
+    n_classes: int,
+    n_neighbors: int = DEFAULT_NEIGHBOURS,
+) -> np.ndarray:
+    """(n, n_classes) Poisson learning on the codes' graph: each example a source of its
+    one-hot class minus the examples' mean, where it joins the graph; larger is more
+    likely (Calder et al., 2020). Uses the examples' places only, not their SSIM."""
+    example_labels = np.asarray(example_labels)
+    check_examples_cover_classes(example_labels, n_classes)
+    graph = knn_graph(codes, n_neighbors)
+    places = example_places(codes, example_codes, n_neighbors)
+    one_hot = np.eye(n_classes)[example_labels]
+    steps = mixing_steps(graph, np.unique(places.indices))
+    return poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
+
+
+def blend_poisson(
+    losses: np.ndarray, scores: np.ndarray, weight: float, scale: float | None = None
+) -> np.ndarray:
+    """``(1 - weight) * losses - weight * scale * scores``; by default ``scale`` brings the
+    Poisson scores to the losses' standard deviation, so the result (and its margins)
+    stays in SSIM-loss units."""
+    if scale is None:
+        scale = float(np.std(losses)) / max(float(np.std(scores)), 1e-30)
+    return ((1.0 - weight) * losses - weight * scale * scores).astype(np.float32)
 
 
 def map_clusters_to_classes(

@@ -109,3 +109,51 @@ def test_a_large_pile_calibrates_through_a_sample(real_images, monkeypatch):
     assert f"through a sample of {len(x) * 3 // 4:,} of the {len(x):,} images" in sampled.method
     assert "sample" not in whole.method and sampled.calibrated
     assert abs(sampled.threshold - whole.threshold) < 0.1  # the same neighbourhoods, mostly
+
+
+def test_poisson_held_out_scores_equal_learning_without_the_example(real_images):
+    # The held-out scores come from linearity (one walk per example); they must equal
+    # Poisson learning run again from the other examples, blended at the pile's scale.
+    from helpers import graph as G
+    from helpers import labels as L
+
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y, per_class=3)
+    settings = LabelSettings(spread=0.0, poisson=0.6, n_neighbors=5)
+    loo = C._held_out_losses(
+        np.asarray(pairwise_ssim(x[ex_idx], x[ex_idx])), ex_labels, 3, settings
+    )
+    got = C._poisson_held_out(loo, ex_labels, 3, settings, pile)
+    graph = G.knn_graph(pile.codes, 5)
+    places = L.example_places(pile.codes, pile.example_codes, 5)
+    steps = G.mixing_steps(graph, np.unique(places.indices))
+    one_hot = np.eye(3)[ex_labels]
+    pile_losses = L.class_losses(pile.similarity, ex_labels, 3, settings.aggregate)
+    full = G.poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
+    scale = pile_losses.std() / full.std()
+    for i in range(len(ex_labels)):
+        others = np.arange(len(ex_labels)) != i
+        centred = one_hot[others] - one_hot[others].mean(axis=0)
+        u = G.poisson(graph, places[:, others] @ centred, steps)
+        rows = places[:, i].nonzero()[0]
+        expected = (1 - 0.6) * loo[i] - 0.6 * scale * u[rows].mean(axis=0)
+        np.testing.assert_allclose(got[i], expected, atol=1e-5)
+
+
+def test_calibration_with_poisson_learning(real_images):
+    x, y = real_images
+    ex_idx, ex_labels, pile = _pile(x, y)
+    settings = LabelSettings(poisson=0.8)
+    clusters = np.zeros(len(pile.codes), np.int64)
+    labels = label_images(
+        pile.similarity,
+        ex_labels,
+        3,
+        pile.codes,
+        clusters,
+        settings,
+        example_codes=pile.example_codes,
+    )
+    cal = C.calibrate_threshold(labels, x[ex_idx], ex_labels, settings, pile)
+    assert cal.calibrated and "Poisson learning (weight 0.8)" in cal.method
+    assert cal.n_held_out == 15 and cal.held_out_accepted > 0

@@ -63,3 +63,60 @@ def test_spread_refuses_bad_input(rng):
         G.knn_graph(codes[:5], 5)
     with pytest.raises(ValueError, match="N, latent_dim"):
         G.knn_graph(np.zeros((20, 2, 2)), 5)
+
+
+def _path_graph(n):
+    """A path 0 - 1 - ... - n-1, weight 1 on each edge, no self loops."""
+    edges = np.arange(n - 1)
+    w = np.ones(n - 1)
+    return G.sparse.csr_matrix(
+        (np.r_[w, w], (np.r_[edges, edges + 1], np.r_[edges + 1, edges])), shape=(n, n)
+    )
+
+
+def test_poisson_on_a_path_is_the_straight_line_between_two_sources():
+    # L u = f on a path with +1 at one end and -1 at the other: the discrete Poisson
+    # equation, whose solution rises by one per edge (u[i+1] - u[i] = -1) and is centred
+    # so that sum(degree * u) = 0 (the walk from u = 0 keeps that sum).
+    n = 9
+    graph = _path_graph(n)
+    sources = np.zeros((n, 1))
+    sources[0], sources[-1] = 1.0, -1.0
+    u = G.poisson(graph, sources, steps=5000)[:, 0]
+    np.testing.assert_allclose(np.diff(u), -1.0, atol=1e-6)
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    assert abs(degree @ u) < 1e-6
+
+
+def test_poisson_is_linear_in_its_sources(rng):
+    codes, _ = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    a, b = rng.normal(size=(80, 2)), rng.normal(size=(80, 2))
+    np.testing.assert_allclose(
+        G.poisson(graph, a + 2 * b, 30),
+        G.poisson(graph, a, 30) + 2 * G.poisson(graph, b, 30),
+        atol=1e-9,
+    )
+
+
+def test_poisson_learning_labels_two_moons_from_one_example_each():
+    # Calder et al. (2020) show Poisson learning staying accurate at one label per class,
+    # where Laplace learning degenerates; two moons, one label each, is the textbook case.
+    from sklearn.datasets import make_moons
+
+    points, truth = make_moons(1000, noise=0.08, random_state=0)
+    graph = G.knn_graph(points, 10)
+    labelled = [int(np.flatnonzero(truth == c)[0]) for c in (0, 1)]
+    sources = np.zeros((1000, 2))
+    sources[labelled[0]] = [0.5, -0.5]
+    sources[labelled[1]] = [-0.5, 0.5]
+    steps = G.mixing_steps(graph, labelled, max_steps=5000)
+    assert 50 <= steps < 5000  # the walk mixed: the count came from the graph
+    u = G.poisson(graph, sources, steps)
+    assert (u.argmax(axis=1) == truth).mean() > 0.99
+
+
+def test_mixing_steps_grow_with_how_far_the_walk_must_go():
+    graph = _path_graph(30) + G.sparse.identity(30)  # self loops, as knn_graph has
+    from_one_end = G.mixing_steps(graph, [0], min_steps=0)
+    assert 0 < G.mixing_steps(graph, [0, 10, 20], min_steps=0) < from_one_end < 1000

@@ -102,3 +102,37 @@ def test_label_images_is_combine_then_spread_then_assign(rng):
     tutorial = L.label_images(sim, ex, 3, codes, clusters, L.TUTORIAL)
     np.testing.assert_allclose(tutorial.class_losses, L.class_losses(sim, ex, 3, "mean"))
     assert tutorial.rule == "cluster" and tutorial.threshold_on == "loss"
+
+
+def _blobs_with_examples(rng, n=60):
+    """Three well-separated blobs of codes, two examples per class sitting among them."""
+    centres = np.array([[0, 0, 0], [20, 0, 0], [0, 20, 0]], float)
+    truth = np.repeat(np.arange(3), n)
+    codes = centres[truth] + rng.normal(0, 1, (3 * n, 3))
+    ex_labels = np.repeat(np.arange(3), 2)
+    ex_codes = centres[ex_labels] + rng.normal(0, 1, (6, 3))
+    return codes, truth, ex_codes, ex_labels
+
+
+def test_poisson_scores_find_each_blob_from_its_examples(rng):
+    codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
+    scores = L.poisson_scores(codes, ex_codes, ex_labels, 3, 5)
+    assert scores.shape == (180, 3)
+    assert (scores.argmax(axis=1) == truth).all()
+
+
+def test_poisson_needs_the_examples_codes_and_blends_in_loss_units(rng):
+    codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
+    sim = rng.uniform(0.4, 0.6, (180, 6)).astype(np.float32)  # SSIM that says nothing
+    clusters = np.zeros(180, np.int64)
+    settings = replace(L.DEFAULT_SETTINGS, poisson=0.8, n_neighbors=5)
+    with pytest.raises(ValueError, match="examples' codes"):
+        L.label_images(sim, ex_labels, 3, codes, clusters, settings)
+    labels = L.label_images(sim, ex_labels, 3, codes, clusters, settings, example_codes=ex_codes)
+    assert (labels.label == truth).all()  # the graph decides where SSIM cannot
+    assert labels.rule == "image"
+    losses = np.array([[0.2, 0.4]], np.float32)
+    blended = L.blend_poisson(losses, np.array([[1.0, -1.0]]), 0.5, scale=0.1)
+    np.testing.assert_allclose(blended, [[0.5 * 0.2 - 0.05, 0.5 * 0.4 + 0.05]], atol=1e-7)
+    with pytest.raises(ValueError, match="poisson"):
+        replace(L.DEFAULT_SETTINGS, poisson=1.5)
