@@ -207,3 +207,58 @@ def test_training_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     assert whole.returncode == 0, whole.stderr[-2000:]
     for a, b in zip(_weights(out), _weights(whole_out), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_invariance_losses_reward_agreeing_views():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(16, 10)).astype(np.float32)
+    agreeing = np.concatenate([a, a + 0.01 * rng.normal(size=a.shape).astype(np.float32)])
+    unrelated = np.concatenate([a, rng.normal(size=a.shape).astype(np.float32)])
+    collapsed = np.zeros((32, 10), np.float32)
+    unused = np.zeros((32, 1), np.float32)
+    for kind in M.INVARIANCE_KINDS:
+        loss = M.InvarianceLoss(kind)
+        assert float(loss(unused, agreeing)) < float(loss(unused, unrelated)), kind
+    vicreg = M.InvarianceLoss("vicreg")
+    assert float(vicreg(unused, collapsed)) > float(vicreg(unused, agreeing))  # no collapse
+
+
+def test_two_view_training_trains_the_autoencoder_and_resumes(tmp_path, real_images):
+    x, _ = real_images
+    runs = []
+    for stop_after in (2, 1):
+        M.set_seed(0)
+        ae, encoder, _ = M.build_autoencoder()
+        before = M.encode(encoder, x[:8])
+        ckpt = tmp_path / f"stop{stop_after}" / "c.keras"
+        hist = M.train(
+            ae,
+            x,
+            epochs=stop_after,
+            batch_size=16,
+            n_images=48,
+            verbose=0,
+            invariance=1.0,
+            invariance_kind="ntxent",
+            view_target="image",
+            checkpoint=ckpt,
+        )
+        if stop_after == 1:  # resume to 2 epochs from a fresh model
+            ae, encoder, _ = M.build_autoencoder()
+            hist = M.train(
+                ae,
+                x,
+                epochs=2,
+                batch_size=16,
+                n_images=48,
+                verbose=0,
+                invariance=1.0,
+                invariance_kind="ntxent",
+                view_target="image",
+                checkpoint=ckpt,
+            )
+        assert set(hist) >= {"loss", "decoder_loss", "codes_loss"} and len(hist["loss"]) == 2
+        assert not np.allclose(M.encode(encoder, x[:8]), before)
+        runs.append(ae.get_weights())
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
