@@ -113,7 +113,8 @@ def label_measures(autoencoder, encoder, codes, data, draws: int) -> dict:
         for draw in range(draws):
             idx = choose_examples(y_train, per, seed=draw)
             sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
-            labels = label_images(sim, y_train[idx], 10, codes, clusters)
+            ex_codes = encode(encoder, x_train[idx])
+            labels = label_images(sim, y_train[idx], 10, codes, clusters, example_codes=ex_codes)
             rows.append(label_quality(labels, y_test))
         out[f"labels_{per}"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     return out

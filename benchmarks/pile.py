@@ -142,7 +142,9 @@ def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
     examples_, sim = step("score", score)
 
     def label():
-        labels = label_images(sim, examples_.labels, k, encoded["codes"], clusters)
+        labels = label_images(
+            sim, examples_.labels, k, encoded["codes"], clusters, example_codes=examples_.codes
+        )
         pile_scores = PileScores(sim, encoded["codes"], examples_.codes)
         return calibrate_threshold(
             labels, examples_.reconstructions, examples_.labels, pile=pile_scores
@@ -195,9 +197,12 @@ def folder_against_arrays(root: Path) -> dict:
         codes, recon = encode(enc, images), reconstruct(ae, images)
         ex_recon = reconstruct(ae, ex_images)
         sim = pairwise_ssim(recon, ex_recon)
-        labels = label_images(sim, ex_labels, 10, codes, cluster_codes(codes, 10))
+        ex_codes = encode(enc, ex_images)
+        labels = label_images(
+            sim, ex_labels, 10, codes, cluster_codes(codes, 10), example_codes=ex_codes
+        )
         cal = calibrate_threshold(
-            labels, ex_recon, ex_labels, pile=PileScores(sim, codes, encode(enc, ex_images))
+            labels, ex_recon, ex_labels, pile=PileScores(sim, codes, ex_codes)
         )
         r = evaluate(labels, truth, cal.threshold)
         return {k: r[k] for k in ("threshold", "accepted", "coverage", "precision")}

@@ -24,34 +24,47 @@ from reports import markdown_table, save_report
 from helpers.calibration import PileScores, calibrate_threshold
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-from helpers.evaluation import evaluate, label_quality, precision_coverage_curve
+from helpers.evaluation import (
+    evaluate,
+    label_quality,
+    neighbour_agreement,
+    precision_coverage_curve,
+)
 from helpers.labels import DEFAULT_SETTINGS, LabelSettings, label_images
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim
 from helpers.tutorial import tutorial_on_class
 
 # Each row changes the library's defaults (DEFAULT_SETTINGS) in one or two ways; the rule
-# is always named, so the one-example rows show each rule as it is.
+# is always named, so the one-example rows show each rule as it is. TODAY: the defaults
+# without Poisson learning, the rows measured before it.
+TODAY = replace(DEFAULT_SETTINGS, poisson=0.0)
 ROWS = [
-    replace(DEFAULT_SETTINGS, aggregate="mean", rule="image", threshold_on="loss", spread=0),
-    replace(DEFAULT_SETTINGS, aggregate="mean", rule="cluster", threshold_on="loss", spread=0),
-    replace(DEFAULT_SETTINGS, rule="image", threshold_on="loss", spread=0),
-    replace(DEFAULT_SETTINGS, rule="image", spread=0),
-    replace(DEFAULT_SETTINGS, rule="image", spread=0.5),
-    replace(DEFAULT_SETTINGS, rule="image"),  # the defaults with more than one example
-    replace(DEFAULT_SETTINGS, rule="image", spread=0.9),
-    replace(DEFAULT_SETTINGS, rule="cluster"),  # the defaults with one example per class
+    replace(TODAY, aggregate="mean", rule="image", threshold_on="loss", spread=0),
+    replace(TODAY, aggregate="mean", rule="cluster", threshold_on="loss", spread=0),
+    replace(TODAY, rule="image", threshold_on="loss", spread=0),
+    replace(TODAY, rule="image", spread=0),
+    replace(TODAY, rule="image", spread=0.5),
+    replace(TODAY, rule="image"),  # spreading, the defaults before Poisson learning
+    replace(TODAY, rule="image", spread=0.9),
+    replace(TODAY, rule="cluster"),  # the same, one example per class
+    replace(DEFAULT_SETTINGS, rule="image", poisson=0.5),
+    replace(DEFAULT_SETTINGS, rule="image"),  # the defaults
+    replace(DEFAULT_SETTINGS, rule="image", poisson=1.0),
+    replace(DEFAULT_SETTINGS, rule="cluster"),
 ]
 PER_CLASS = (1, 5, 10)
 
 
 def row_name(settings: LabelSettings) -> str:
-    """aggregate, rule, threshold on[, spread alpha]: the table's row names."""
+    """aggregate, rule, threshold on[, spread alpha][, poisson weight]: the table's row names."""
     name = f"{settings.aggregate}, {settings.rule}, {settings.threshold_on}"
-    return name + (f", spread {settings.spread}" if settings.spread else "")
+    name += f", spread {settings.spread}" if settings.spread else ""
+    return name + (f", poisson {settings.poisson}" if settings.poisson else "")
 
 
 VARIANTS = {row_name(settings): settings for settings in ROWS}
+CALIBRATED = {"defaults": DEFAULT_SETTINGS, "defaults without Poisson learning": TODAY}
 
 
 def tutorial_scores(recon, clusters, sim, ex_recon, ex_labels, y):
@@ -92,6 +105,7 @@ def main(argv=None) -> int:
         "cluster_seed": args.seed,
         "example_draw_seeds": list(range(args.draws)),
         "clusters": {m: cluster_metrics(c, y_test) for m, c in by_method.items()},
+        "neighbour_agreement": neighbour_agreement(codes, y_test),
         "labels": {},
         "tutorial_rule": {},
         "calibrated_default": {},
@@ -103,18 +117,24 @@ def main(argv=None) -> int:
         for draw in range(args.draws):
             idx = choose_examples(y_train, per, seed=draw)
             ex_recon, ex_labels = reconstruct(autoencoder, x_train[idx]), y_train[idx]
+            ex_codes = encode(encoder, x_train[idx])
             sim = pairwise_ssim(recon, ex_recon)
             for name, settings in VARIANTS.items():
-                labels = label_images(sim, ex_labels, 10, codes, clusters, settings)
+                labels = label_images(
+                    sim, ex_labels, 10, codes, clusters, settings, example_codes=ex_codes
+                )
                 results[name].append(label_quality(labels, y_test))
                 if draw == 0 and per == 10:
                     correct = labels.label == y_test
                     curves[name] = precision_coverage_curve(labels.doubt, correct)[:2]
-            if per > 1:  # the defaults' threshold, calibrated on the examples alone
-                labels = label_images(sim, ex_labels, 10, codes, clusters, DEFAULT_SETTINGS)
-                pile = PileScores(sim, codes, encode(encoder, x_train[idx]))
-                cal = calibrate_threshold(labels, ex_recon, ex_labels, DEFAULT_SETTINGS, pile)
-                calibrated.append(evaluate(labels, y_test, cal.threshold))
+            if per > 1:  # the threshold, calibrated on the examples alone
+                pile = PileScores(sim, codes, ex_codes)
+                for name, settings in CALIBRATED.items():
+                    labels = label_images(
+                        sim, ex_labels, 10, codes, clusters, settings, example_codes=ex_codes
+                    )
+                    cal = calibrate_threshold(labels, ex_recon, ex_labels, settings, pile)
+                    calibrated.append((name, evaluate(labels, y_test, cal.threshold)))
             km = by_method["kmeans"]  # the tutorial's rule on the tutorial's clusters
             tutorial.append(tutorial_scores(recon, km, sim, ex_recon, ex_labels, y_test))
         report["labels"][per] = {
@@ -123,8 +143,11 @@ def main(argv=None) -> int:
         }
         if calibrated:
             report["calibrated_default"][per] = {
-                k: float(np.mean([c[k] for c in calibrated]))
-                for k in ("threshold", "accepted", "coverage", "precision")
+                name: {
+                    k: float(np.mean([c[k] for n, c in calibrated if n == name]))
+                    for k in ("threshold", "accepted", "coverage", "precision")
+                }
+                for name in CALIBRATED
             }
         report["tutorial_rule"][per] = {
             t: {k: _mean_of_defined([d[t][k] for d in tutorial]) for k in tutorial[0][t]}
@@ -145,7 +168,8 @@ def main(argv=None) -> int:
 def format_table(report: dict) -> str:
     lines = [
         f"weights {report['weights']}; cluster seed {report['cluster_seed']}; "
-        f"example draws seeded {report['example_draw_seeds']}; {report['seconds']} s",
+        f"example draws seeded {report['example_draw_seeds']}; {report['seconds']} s; "
+        f"10-NN class agreement of the codes {report['neighbour_agreement']:.3f}",
     ]
     lines += markdown_table(
         ["clusters of the codes", "ACC", "NMI", "ARI"],
@@ -177,7 +201,7 @@ def format_table(report: dict) -> str:
     lines += markdown_table(
         [
             "examples/class",
-            "default, threshold calibrated on the examples",
+            "threshold calibrated on the examples",
             "accepted",
             "coverage",
             "precision",
@@ -185,12 +209,13 @@ def format_table(report: dict) -> str:
         [
             [
                 str(per),
-                f"margin >= {r['threshold']:.4f} (mean over draws)",
+                f"{name}: margin >= {r['threshold']:.4f} (mean over draws)",
                 f"{r['accepted']:.0f}",
                 f"{r['coverage']:.3f}",
                 f"{r['precision']:.3f}",
             ]
-            for per, r in report["calibrated_default"].items()
+            for per, rows in report["calibrated_default"].items()
+            for name, r in rows.items()
         ],
     )
     lines += markdown_table(

@@ -55,8 +55,8 @@ class LabelSettings:
     clamp_known: bool = False
     # Share of each image's class scores from Poisson learning on the codes' graph (the
     # examples' classes walked from their places in it), the rest from the spread SSIM
-    # losses. 0: SSIM alone
-    poisson: float = 0.0
+    # losses. 0: SSIM alone. 0.8: 10 examples a class 0.734 accuracy against 0.695 alone
+    poisson: float = 0.8
 
     def __post_init__(self):
         if self.aggregate not in AGGREGATES:
@@ -81,9 +81,14 @@ class LabelSettings:
 DEFAULT_SETTINGS = LabelSettings()
 
 # The tutorial's way: mean SSIM loss against the examples, the cluster's class, a
-# threshold on the loss, no spreading, SSIM with max_val 2.0.
+# threshold on the loss, no spreading, no Poisson learning, SSIM with max_val 2.0.
 TUTORIAL = LabelSettings(
-    aggregate="mean", rule="cluster", threshold_on="loss", spread=0.0, max_val=TUTORIAL_MAX_VAL
+    aggregate="mean",
+    rule="cluster",
+    threshold_on="loss",
+    spread=0.0,
+    max_val=TUTORIAL_MAX_VAL,
+    poisson=0.0,
 )
 
 

@@ -2,7 +2,8 @@
 
 A reviewed image is one more example of its class (a new column of the similarity matrix,
 the only SSIM computed on a relabel) and a node of the pile's neighbour graph whose class
-is known, so its label also reaches its neighbours when losses spread. The threshold is
+is known, so its label also reaches its neighbours when losses spread, and is one more
+source of its class for Poisson learning. The threshold is
 recalibrated on all examples, reviews included.
 """
 
@@ -77,12 +78,18 @@ class LabelSession:
         sim = np.concatenate([self.similarity, self.review_columns(reviewed.index)], axis=1)
         labels_all = np.concatenate([self.example_labels, reviewed.classes])
         known = self.example_known + reviewed
+        example_codes = np.concatenate([self.example_codes, self.codes[reviewed.index]])
         labels = label_images(
-            sim, labels_all, len(self.class_names), self.codes, self.clusters, self.settings, known
+            sim,
+            labels_all,
+            len(self.class_names),
+            self.codes,
+            self.clusters,
+            self.settings,
+            known,
+            example_codes,
         )
-        pile = PileScores(
-            sim, self.codes, np.concatenate([self.example_codes, self.codes[reviewed.index]])
-        )
+        pile = PileScores(sim, self.codes, example_codes)
         recon = np.concatenate([self.example_reconstructions, self.reconstructions[reviewed.index]])
         return labels, calibrate_threshold(labels, recon, labels_all, self.settings, pile)
 

@@ -7,7 +7,7 @@ from helpers import calibration as C
 from helpers.labels import LabelSettings, label_images
 from helpers.ssim import pairwise_ssim
 
-NO_SPREAD = LabelSettings(spread=0.0)
+NO_SPREAD = LabelSettings(spread=0.0, poisson=0.0)  # no graph at all
 
 
 def _pile(x, y, per_class=5):
@@ -21,7 +21,15 @@ def _pile(x, y, per_class=5):
 
 def _labels(pile, ex_labels, settings):
     clusters = np.zeros(len(pile.codes), np.int64)
-    return label_images(pile.similarity, ex_labels, 3, pile.codes, clusters, settings)
+    return label_images(
+        pile.similarity,
+        ex_labels,
+        3,
+        pile.codes,
+        clusters,
+        settings,
+        example_codes=pile.example_codes,
+    )
 
 
 @pytest.mark.parametrize("threshold_on", ["loss", "margin"])

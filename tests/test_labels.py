@@ -76,10 +76,12 @@ def test_spreading_pulls_a_noisy_image_towards_its_neighbours(rng):
 
 def test_settings_check_their_values_and_resolve_the_rule():
     default = L.LabelSettings()
-    assert default.rule_for([0, 1, 2]) == "cluster"  # one example per class
+    assert default.rule_for([0, 1, 2]) == "image"  # Poisson learning labels each image
+    ssim_only = replace(default, poisson=0.0)
+    assert ssim_only.rule_for([0, 1, 2]) == "cluster"  # one example per class
     assert default.rule_for(np.repeat(np.arange(3), 5)) == "image"
     assert replace(default, rule="image").rule_for([0, 1, 2]) == "image"
-    assert L.TUTORIAL.spread == 0 and L.TUTORIAL.max_val == 2.0
+    assert L.TUTORIAL.spread == 0 and L.TUTORIAL.max_val == 2.0 and L.TUTORIAL.poisson == 0
     for bad in ({"aggregate": "median"}, {"rule": "nearest"}, {"threshold_on": "ratio"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             replace(default, **bad)
@@ -92,7 +94,7 @@ def test_label_images_is_combine_then_spread_then_assign(rng):
     sim = rng.random((60, 6)).astype(np.float32)
     ex = np.repeat(np.arange(3), 2)
     clusters = (codes[:, 0] > 5).astype(int)
-    settings = L.LabelSettings(aggregate="max", spread=0.5)
+    settings = L.LabelSettings(aggregate="max", spread=0.5, poisson=0.0)
     labels = L.label_images(sim, ex, 3, codes, clusters, settings)
     by_hand = L.spread_losses(L.class_losses(sim, ex, 3, "max"), codes, 0.5)
     expected = L.assign_labels(by_hand, clusters, 2, "image", "margin")

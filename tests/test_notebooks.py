@@ -97,11 +97,20 @@ def _library_labels(path):
     from helpers.config import get_profile
     from helpers.data import choose_examples
     from helpers.labels import label_images
+    from helpers.model import encode, load_weights
     from helpers.split import load_split
 
     run = RunDir(path)
     scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
-    y_train = load_split(get_profile("smoke")).y_train
-    example_labels = y_train[choose_examples(y_train, 10, seed=0)]  # notebook 05's defaults
+    split = load_split(get_profile("smoke"))
+    idx = choose_examples(split.y_train, 10, seed=0)  # notebook 05's defaults
+    _, encoder, _ = load_weights(run / "autoencoder.weights.h5")
     clusters = run.load_arrays("clusters.npz")["clusters"]
-    return label_images(scores["similarity"], example_labels, 10, codes, clusters).label
+    return label_images(
+        scores["similarity"],
+        split.y_train[idx],
+        10,
+        codes,
+        clusters,
+        example_codes=encode(encoder, split.x_train[idx]),
+    ).label

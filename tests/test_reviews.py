@@ -112,7 +112,14 @@ def test_relabel_scores_only_new_columns_and_equals_a_full_recomputation(tmp_pat
     full = np.asarray(pairwise_ssim(x, x[columns]))
     known = Known.of(reviewed, y[reviewed], "reviewed")
     expected = label_images(
-        full, y[columns], 3, session.codes, session.clusters, DEFAULT_SETTINGS, known
+        full,
+        y[columns],
+        3,
+        session.codes,
+        session.clusters,
+        DEFAULT_SETTINGS,
+        known,
+        example_codes=np.concatenate([session.example_codes, session.codes[reviewed]]),
     )
     np.testing.assert_array_equal(labels.label, expected.label)
     np.testing.assert_allclose(labels.margin, expected.margin, atol=1e-5)

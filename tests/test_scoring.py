@@ -26,11 +26,13 @@ def test_fast_path_labels_equal_the_plain_path(fashion_mnist):
     )
     # fast: decoded from the codes, in batches of 64 (several, the last one short)
     fast = Reconstructions(dec, codes, keep_up_to=0, batch_size=64)
-    sim = fast.similarity(decode(dec, encode(enc, ex_images)))
+    ex_codes = encode(enc, ex_images)
+    sim = fast.similarity(decode(dec, ex_codes))
     assert np.abs(sim - plain).max() < 1e-4
 
     def labels(similarity):
-        return label_images(similarity, ex_labels, 10, codes, np.zeros(len(codes), np.int64))
+        zeros = np.zeros(len(codes), np.int64)
+        return label_images(similarity, ex_labels, 10, codes, zeros, example_codes=ex_codes)
 
     a, b = labels(sim), labels(plain)
     np.testing.assert_array_equal(a.label, b.label)
