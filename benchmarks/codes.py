@@ -48,21 +48,14 @@ def parse_setting(name: str) -> dict:
     weight W, mirrored views allowed, each view's code reconstructing the image itself."""
     if name == "0":
         return {"invariance": 0.0, "views": DEFAULT_VIEWS}
-    parts = name.split("-")
-    if (
-        parts[0] not in INVARIANCE_KINDS
-        or len(parts) not in (2, 3)
-        or parts[2:]
-        not in (
-            [],
-            ["mirror"],
-        )
-    ):
+    kind, weight, *flags = name.split("-")
+    if kind not in INVARIANCE_KINDS or not set(flags) <= {"mirror", "clean"}:
         raise ValueError(f"unknown setting {name!r}")
     return {
-        "invariance": float(parts[1]),
-        "invariance_kind": parts[0],
-        "views": replace(DEFAULT_VIEWS, mirror=len(parts) == 3),
+        "invariance": float(weight),
+        "invariance_kind": kind,
+        "views": replace(DEFAULT_VIEWS, mirror="mirror" in flags),
+        "view_target": "image" if "clean" in flags else "view",
     }
 
 
