@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +39,20 @@ from helpers.model import (
 )
 from helpers.ssim import pairwise_ssim
 from helpers.training import test_set_ssim
-from helpers.views import DEFAULT_VIEWS
 
 
 def parse_setting(name: str) -> dict:
     """'0' (no invariance term), or KIND-W[-mirror][-clean]: loss kind (vicreg, ntxent),
     weight W, mirrored views allowed, each view's code reconstructing the image itself."""
     if name == "0":
-        return {"invariance": 0.0, "views": DEFAULT_VIEWS}
+        return {"invariance": 0.0}
     kind, weight, *flags = name.split("-")
     if kind not in INVARIANCE_KINDS or not set(flags) <= {"mirror", "clean"}:
         raise ValueError(f"unknown setting {name!r}")
     return {
         "invariance": float(weight),
         "invariance_kind": kind,
-        "views": replace(DEFAULT_VIEWS, mirror="mirror" in flags),
+        "mirror": "mirror" in flags,
         "view_target": "image" if "clean" in flags else "view",
     }
 

@@ -67,6 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--augment", action="store_true", help="shift and mirror the images")
     train.add_argument(
+        "--invariance",
+        type=float,
+        default=None,
+        help="weight of the agreement of two random views' codes (0: none, the tutorial's)",
+    )
+    train.add_argument("--invariance-kind", choices=["ntxent", "vicreg"], default=None)
+    train.add_argument(
+        "--mirror",
+        action="store_true",
+        default=None,
+        help="views may be mirrored (only where a mirrored image keeps its class)",
+    )
+    train.add_argument(
         "--checkpoint",
         default="runs/train/checkpoint.keras",
         help="saved after every epoch; an interrupted run resumes from it",
@@ -94,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
         recipe = FAST_RECIPE if options.pop("recipe") == "fast" else TUTORIAL_RECIPE
         fields = ("epochs", "batch_size", "learning_rate", "schedule", "precision")
+        fields += ("invariance", "invariance_kind", "mirror")
         changes = {k: options.pop(k) for k in fields}
         recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
         train_fashion_mnist(recipe, **options)

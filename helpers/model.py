@@ -13,7 +13,7 @@ from helpers import _quiet  # noqa: F401  (first: silences TensorFlow's start-up
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -116,9 +116,9 @@ def train(
     augment: bool = False,
     precision: str = "float32",
     invariance: float = 0.0,
-    invariance_kind: str = "vicreg",
-    views: ViewSettings = DEFAULT_VIEWS,
-    view_target: str = "view",
+    invariance_kind: str = "ntxent",
+    view_target: str = "image",
+    mirror: bool = False,
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -133,11 +133,11 @@ def train(
     oneDNN runs about twice as fast on CPUs with AVX-512 BF16; the model is float32 again
     afterwards, so codes and reconstructions do not depend on how it was trained.
 
-    ``invariance > 0`` trains on two random views of each image (``helpers.views``): both
-    are reconstructed under the SSIM loss, and ``invariance`` times ``InvarianceLoss``
-    (``invariance_kind``) pulls their codes together (0: the tutorial's training).
-    ``view_target="image"`` reconstructs the image itself from each view's code instead
-    of the view.
+    ``invariance > 0`` trains on two random views of each image (``helpers.views``,
+    ``DEFAULT_VIEWS``; ``mirror`` adds left-right flips): each view's code is decoded under
+    the SSIM loss, back to the image itself (``view_target="image"``) or to the view
+    (``"view"``), and ``invariance`` times ``InvarianceLoss`` (``invariance_kind``) pulls
+    the two codes together. 0 is the tutorial's training.
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -182,7 +182,7 @@ def train(
         seed,
         first_epoch=initial_epoch,
         augment=augment,
-        views=views if invariance > 0 else None,
+        views=replace(DEFAULT_VIEWS, mirror=mirror) if invariance > 0 else None,
         view_target=view_target,
     )
     with _computing_in(model, precision):
@@ -297,6 +297,9 @@ class Recipe:
     schedule: str = "constant"  # or "cosine": down to 0 along a cosine by the last epoch
     precision: str = "float32"
     invariance: float = 0.0  # weight of the two-view code agreement (``train``); 0: none
+    invariance_kind: str = "ntxent"  # or "vicreg" (``InvarianceLoss``)
+    view_target: str = "image"  # what each view's code is decoded to: the image, or "view"
+    mirror: bool = False  # views may be mirrored: only where that keeps the class
 
     def resolved_precision(self) -> str:
         if self.precision != "auto":

@@ -78,7 +78,13 @@ def train_fashion_mnist(
         "command": f"python -m helpers train --epochs {recipe.epochs} "
         f"--batch-size {recipe.batch_size} --schedule {recipe.schedule} "
         f"--precision {recipe.precision} --max-val {max_val} --seed {seed}"
-        + (" --augment" if augment else ""),
+        + (" --augment" if augment else "")
+        + (
+            f" --invariance {recipe.invariance} --invariance-kind {recipe.invariance_kind}"
+            + (" --mirror" if recipe.mirror else "")
+            if recipe.invariance
+            else ""
+        ),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "train_seconds_last_session": round(seconds, 1),
         "keras_backend": __import__("keras").backend.backend(),
