@@ -82,7 +82,7 @@ def test_poisson_on_a_path_is_the_straight_line_between_two_sources():
     graph = _path_graph(n)
     sources = np.zeros((n, 1))
     sources[0], sources[-1] = 1.0, -1.0
-    u = G.poisson(graph, sources, steps=5000)[:, 0]
+    u = G.poisson(graph, sources, steps=5000, dtype=np.float64)[:, 0]
     np.testing.assert_allclose(np.diff(u), -1.0, atol=1e-6)
     degree = np.asarray(graph.sum(axis=1)).ravel()
     assert abs(degree @ u) < 1e-6
@@ -93,8 +93,8 @@ def test_poisson_is_linear_in_its_sources(rng):
     graph = G.knn_graph(codes, 5)
     a, b = rng.normal(size=(80, 2)), rng.normal(size=(80, 2))
     np.testing.assert_allclose(
-        G.poisson(graph, a + 2 * b, 30),
-        G.poisson(graph, a, 30) + 2 * G.poisson(graph, b, 30),
+        G.poisson(graph, a + 2 * b, 30, dtype=np.float64),
+        G.poisson(graph, a, 30, dtype=np.float64) + 2 * G.poisson(graph, b, 30, dtype=np.float64),
         atol=1e-9,
     )
 
