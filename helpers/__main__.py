@@ -35,6 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--image-size", type=int, default=None, help="pixels per side (default 28)")
     run.add_argument("--color", choices=COLORS, default=None, help="grey (default) or rgb")
     run.add_argument("--fit", choices=FITS, default=None, help="pad (default), crop or stretch")
+    run.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default=None,
+        help="where the per-image work runs (default: $WORKBOOK_ENGINE or local)",
+    )
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        help="a Ray cluster to join (default: $RAY_ADDRESS, else a Ray started here)",
+    )
 
     export = sub.add_parser(
         "export", help="sort the labelled images into one folder per class (copies or links)"

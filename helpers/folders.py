@@ -9,6 +9,7 @@ to folders are followed once (a link loop ends the walk there).
 
 from __future__ import annotations
 
+import io
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -87,19 +88,20 @@ def list_image_files(folder: str | os.PathLike) -> tuple[list[Path], dict[str, i
 
 
 def read_image(
-    path: str | os.PathLike, fmt: ImageFormat = ImageFormat()
+    path: str | os.PathLike, fmt: ImageFormat = ImageFormat(), data: bytes | None = None
 ) -> tuple[np.ndarray, dict]:
     """One file as uint8 (size, size, channels), and what it was (original size and mode).
 
     EXIF-rotated photos are turned upright, the first frame of an animation is taken,
     transparent pixels go onto white, 16-bit greyscale is scaled down, not clipped.
-    Raises ``UnreadableImage`` with the reason in words.
+    ``data``: the file's bytes, already read (a worker of a cluster gets them so), decoded
+    exactly as the file would be. Raises ``UnreadableImage`` with the reason in words.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             width, height = img.size
             if width * height > MAX_PIXELS:
                 raise UnreadableImage(
@@ -119,7 +121,7 @@ def read_image(
     except PermissionError as err:
         raise UnreadableImage("no permission to read the file") from err
     except UnidentifiedImageError as err:
-        empty = path.is_file() and path.stat().st_size == 0
+        empty = len(data) == 0 if data is not None else path.is_file() and not path.stat().st_size
         raise UnreadableImage(
             "empty file (0 bytes)" if empty else "not an image Pillow can read"
         ) from err
@@ -228,7 +230,7 @@ def read_files(
             bar = tqdm(total=len(files), desc="reading images", unit="img")
         for chunk, result in zip(chunks, results, strict=True):
             for path, one in zip(chunk, result, strict=True):
-                rel = _relative(path, root)
+                rel = relative_path(path, root)
                 if isinstance(one, str):
                     skipped.append((rel, one))
                 else:
@@ -262,7 +264,8 @@ def _read_chunk(paths: list[Path], fmt: ImageFormat) -> list:
     return out
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
+    """``path`` under ``root`` as the pile names it (forward slashes), else as it is."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

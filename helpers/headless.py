@@ -29,13 +29,16 @@ def run_workbook(
     run_dir: str | None = None,
     timeout: int = 3600,
     quiet: bool = False,
+    engine: str | None = None,
+    ray_address: str | None = None,
     **inputs,
 ) -> Path:
     """Execute every notebook into ``<run dir>/notebooks`` (``.ipynb`` and ``.html``).
 
-    The profile, run directory and ``inputs`` (``data``, ``examples``, ``truth``,
-    ``image_size``, ``color``, ``fit``; see ``helpers.inputs``) reach the notebooks through
-    the environment, which their parameter cells read. Returns the path of ``labels.csv``.
+    The profile, run directory, ``engine`` (``helpers.engine``), ``ray_address`` and
+    ``inputs`` (``data``, ``examples``, ``truth``, ``image_size``, ``color``, ``fit``; see
+    ``helpers.inputs``) reach the notebooks through the environment, which their parameter
+    cells read. Returns the path of ``labels.csv``.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -46,6 +49,10 @@ def run_workbook(
     out_dir = run.path / "notebooks"
     os.environ["WORKBOOK_PROFILE"] = profile
     os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
+    if engine is not None:
+        os.environ["WORKBOOK_ENGINE"] = engine  # checked where it is used (notebook 03)
+    if ray_address is not None:
+        os.environ["RAY_ADDRESS"] = ray_address
     for name, value in inputs.items():
         if value is not None:
             os.environ[ENVIRONMENT[name]] = str(value)

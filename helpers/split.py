@@ -84,7 +84,11 @@ def load_split(
     return _load_pile(profile, seed, inputs, run)
 
 
-def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir | None) -> Split:
+def pile_files(
+    profile: config.Profile, seed: int, inputs: Inputs
+) -> tuple[Path, list[Path], dict[str, int]]:
+    """The data folder, the image files to label (a seeded subset in ``smoke``), and the
+    other files left aside: what every engine reads."""
     root = Path(inputs.data).expanduser().resolve()
     files, others = list_image_files(root)
     if not files:
@@ -92,6 +96,11 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
     if profile.n_test is not None and len(files) > profile.n_test:
         (files,) = subset(profile.n_test, np.asarray(files, dtype=object), seed=seed)
         files = list(files)
+    return root, files, others
+
+
+def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir | None) -> Split:
+    root, files, others = pile_files(profile, seed, inputs)
     made_from = fingerprint(files_fingerprint(root, files), inputs.format)
     cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
     images = _cached_images(run, cached)

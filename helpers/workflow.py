@@ -4,6 +4,7 @@ in the run directory and recomputes it when missing, so any notebook runs on its
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
 from helpers.data import choose_examples
+from helpers.engine import score_files_on_ray
 from helpers.export import label_rows
+from helpers.folders import relative_path
 from helpers.inputs import resolve_inputs
 from helpers.labels import Known, LabelSettings, check_examples_cover_classes
 from helpers.model import (
@@ -26,7 +29,7 @@ from helpers.model import (
 )
 from helpers.scoring import Reconstructions
 from helpers.session import LabelSession
-from helpers.split import SKIPPED, Split, load_split
+from helpers.split import SKIPPED, Split, load_split, pile_files
 from helpers.ssim import DEFAULT_MAX_VAL
 
 WEIGHTS = "autoencoder.weights.h5"
@@ -242,7 +245,7 @@ def get_similarity(
     New examples or another ``max_val`` recompute it; everything downstream of it
     (how a class's examples are combined, spreading, the threshold) costs nothing.
     """
-    made_from = fingerprint(_made_from(run, "codes.npz"), examples.made_from, max_val)
+    made_from = _scores_made_from(run, examples, max_val)
     saved = run.load_fresh_arrays("scores.npz", made_from)
     if saved is not None:
         return saved["similarity"]
@@ -251,6 +254,61 @@ def get_similarity(
     run.save_arrays("scores.npz", similarity=sim, made_from=np.asarray(made_from))
     run.invalidate_after("scores.npz")
     return sim
+
+
+def _scores_made_from(run: RunDir, examples: Examples, max_val: float) -> str:
+    return fingerprint(_made_from(run, "codes.npz"), examples.made_from, max_val)
+
+
+def get_codes_on_ray(
+    run: RunDir,
+    encoder,
+    decoder,
+    split: Split,
+    profile: config.Profile,
+    seed: int = 0,
+    address: str | None = None,
+) -> dict[str, np.ndarray]:
+    """``get_codes`` with the per-image work on Ray (``helpers.engine``): the folder's files
+    read, decoded, encoded and scored against the examples (``scores.npz``, as notebook 05
+    would make it with the default ``max_val``) in Ray's workers.
+
+    The files that decode there must be the ones notebook 01 read here, in the same order,
+    else the folder changed in between and this says so.
+    """
+    if split.inputs.data is None:
+        print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
+        return get_codes(run, encoder, split)
+    examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
+    weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
+    codes_made_from = fingerprint(weights, split.made_from)
+    saved = run.load_fresh_arrays("codes.npz", codes_made_from)
+    if saved is not None and run.load_fresh_arrays(
+        "scores.npz", _scores_made_from(run, examples, DEFAULT_MAX_VAL)
+    ):
+        return saved
+    root, files, _ = pile_files(profile, seed, split.inputs)
+    scored = score_files_on_ray(
+        files,
+        encoder,
+        decoder,
+        split.inputs.format,
+        examples.reconstructions,
+        DEFAULT_MAX_VAL,
+        address,
+    )
+    relative = [relative_path(Path(p), root) for p in scored.paths]
+    if relative != list(split.test_ids):
+        raise RuntimeError(
+            f"{root}: Ray read {len(relative):,} images, this machine {len(split.test_ids):,} "
+            "(or others): the folder changed since notebook 01 read it; run notebook 01 again"
+        )
+    run.save_arrays("codes.npz", codes=scored.codes, made_from=np.asarray(codes_made_from))
+    run.invalidate_after("codes.npz")
+    made_from = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
+    run.save_arrays("scores.npz", similarity=scored.similarity, made_from=np.asarray(made_from))
+    print(f"Ray: {len(relative):,} images encoded and scored, {len(scored.skipped)} skipped")
+    return run.load_arrays("codes.npz")
 
 
 def label_session(

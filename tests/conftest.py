@@ -39,3 +39,22 @@ def real_images(fashion_mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def pile_folder(tmp_path_factory, fashion_mnist):
+    """60 test images of mixed formats with broken files and clutter, 3 examples per class
+    as class folders, and a truth CSV."""
+    from tests import piles
+
+    (x_train, y_train), (x_test, y_test) = fashion_mnist
+    root = tmp_path_factory.mktemp("data")
+    pile = root / "pile"
+    paths = piles.write_good_images(pile, x_test[:60])
+    piles.write_bad_files(pile / "broken", x_test[0])
+    piles.write_clutter(pile, x_test[0])
+    idx = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
+    names = piles.FOLDER_NAMES
+    piles.write_class_folders(root / "examples", x_train[idx], y_train[idx], names)
+    piles.write_truth(root / "truth.csv", paths, y_test[:60], names)
+    return root, paths

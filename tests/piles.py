@@ -12,6 +12,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from helpers.data import CLASS_NAMES
+
+# Fashion-MNIST's class names as folder names ("T-shirt/top" cannot be one)
+FOLDER_NAMES = [name.replace("/", "-") for name in CLASS_NAMES]
+
 # how the i-th good image is written: (sub-folder, file name pattern, writer)
 VARIANTS = ("png_l", "jpeg_rgb_wide", "bmp", "gif", "tiff16", "webp_rgba", "png_p_alpha", "cmyk")
 

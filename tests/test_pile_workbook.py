@@ -9,28 +9,15 @@ import pytest
 
 from helpers.artifacts import RunDir
 from helpers.config import get_profile
-from helpers.data import CLASS_NAMES
 from helpers.inputs import Inputs, read_examples
 from helpers.workflow import get_autoencoder, get_codes, setup
 from tests import piles
-
-FOLDER_NAMES = [name.replace("/", "-") for name in CLASS_NAMES]
+from tests.piles import FOLDER_NAMES
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory, fashion_mnist):
-    """60 test images of mixed formats with broken files and clutter, 3 examples per class
-    as class folders, and a truth CSV."""
-    (x_train, y_train), (x_test, y_test) = fashion_mnist
-    root = tmp_path_factory.mktemp("data")
-    pile = root / "pile"
-    paths = piles.write_good_images(pile, x_test[:60])
-    piles.write_bad_files(pile / "broken", x_test[0])
-    piles.write_clutter(pile, x_test[0])
-    idx = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
-    piles.write_class_folders(root / "examples", x_train[idx], y_train[idx], FOLDER_NAMES)
-    piles.write_truth(root / "truth.csv", paths, y_test[:60], FOLDER_NAMES)
-    return root, paths
+def folder(pile_folder):
+    return pile_folder
 
 
 def _inputs(root, **more):
