@@ -11,6 +11,11 @@ files, labelled through the folder path with the shipped weights, against the ar
 
     python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
 
+``--engine local,ray`` instead times only the per-image map (read, decode, encode, decode
+the codes, SSIM against the 100 examples) on the piles of ``--sizes``, shipped weights,
+each engine in a fresh process, alternately: images/s, Ray's overhead against local, and
+the peak memory of the driver process.
+
 ``--headless 1000000`` instead writes that many 28x28 PNG files (Fashion-MNIST's 70,000,
 then copies rolled, mirrored and noisy) and labels them with ``python -m helpers run``
 in a subprocess: wall time, peak memory of the run and its kernels, seconds per notebook
@@ -225,6 +230,74 @@ def folder_against_arrays(root: Path) -> dict:
     return {"arrays": arrays, "folder": folder}
 
 
+def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
+    """The per-image work on one pile with one engine, in this process."""
+    from helpers.config import get_profile
+    from helpers.engine import score_files_on_ray
+    from helpers.folders import ImageFormat, read_files
+    from helpers.inputs import Inputs, read_examples
+    from helpers.model import decode, encode, load_weights, shipped_weights_path
+    from helpers.scoring import Reconstructions
+    from helpers.split import pile_files
+
+    _, enc, dec = load_weights(shipped_weights_path())
+    root, files, _ = pile_files(get_profile("full"), 0, Inputs(str(pile), str(examples)))
+    start = time.perf_counter()
+    if engine == "local":
+        folder = read_files(root, files, ImageFormat())
+        targets = decode(dec, encode(enc, read_examples(examples, folder, ImageFormat()).images))
+        codes = encode(enc, folder.images)
+        Reconstructions(dec, codes, keep_up_to=0).similarity(targets)
+        n, skipped = len(folder.images), len(folder.skipped)
+    else:
+        some = read_files(root, files[:1], ImageFormat())  # read_examples wants a pile
+        targets = decode(dec, encode(enc, read_examples(examples, some, ImageFormat()).images))
+        scored = score_files_on_ray(files, enc, dec, ImageFormat(), targets, 1.0)
+        n, skipped = len(scored.paths), len(scored.skipped)
+    seconds = time.perf_counter() - start
+    return {
+        "engine": engine,
+        "images": n,
+        "skipped": skipped,
+        "seconds": round(seconds, 1),
+        "images_per_s": round(n / seconds),
+        "driver_peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: int) -> dict:
+    """``per_image_map`` for each size and engine, alternately, in fresh processes."""
+    saved = out / "pile.json"
+    report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
+    result = {}
+    for n in sizes:
+        write_pile(root / f"pile-{n}", n)
+        runs = {name: [] for name in names}
+        for _ in range(rounds):
+            for name in names:
+                command = [sys.executable, __file__, "--map", str(n), "--engine", name]
+                done = subprocess.run(
+                    command + ["--root", str(root)], capture_output=True, text=True
+                )
+                if done.returncode:
+                    raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
+                runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(json.dumps(runs[name][-1]), flush=True)
+        rate = {
+            name: float(np.median([r["images_per_s"] for r in rs])) for name, rs in runs.items()
+        }
+        result[n] = {"runs": runs, "median_images_per_s": rate}
+        if "local" in rate and "ray" in rate:
+            result[n]["ray_time_over_local"] = round(rate["local"] / rate["ray"], 2)
+    report["engines"] = {
+        "command": "python benchmarks/pile.py --engine " + ",".join(names),
+        "machine": f"{os.cpu_count()} CPU cores",
+        "sizes": result,
+    }
+    save_report(out, "pile.json", report)
+    return report["engines"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,30000,100000")
@@ -232,8 +305,22 @@ def main(argv=None) -> int:
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--headless", type=int, default=None, help="files to label headless")
+    parser.add_argument("--engine", default=None, help="local,ray: time the per-image map")
+    parser.add_argument("--rounds", type=int, default=1, help="with --engine: runs of each")
+    parser.add_argument("--map", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
+    if args.map is not None:  # the child process: one engine on one size
+        write_examples(root / "examples")
+        result = per_image_map(root / f"pile-{args.map}", root / "examples", args.engine)
+        print(json.dumps(result))
+        return 0
+    if args.engine is not None:
+        write_examples(root / "examples")
+        sizes = [int(s) for s in args.sizes.split(",")]
+        result = engines(root, sizes, args.engine.split(","), Path(args.out), args.rounds)
+        print(json.dumps(result, indent=1))
+        return 0
     if args.headless is not None:
         write_examples(root / "examples")
         saved = Path(args.out) / "pile.json"

@@ -26,7 +26,7 @@ from helpers.model import build_autoencoder, encode
 from helpers.scoring import score_batch
 
 ENGINES = ("local", "ray")
-BATCH = 256  # files per batch sent to an actor
+BATCH = 1024  # files per batch sent to an actor
 
 
 def engine_from(engine: str | None = None) -> str:
