@@ -128,8 +128,8 @@ def score_files_on_ray(
 
     Joins the cluster at ``address`` (or ``$RAY_ADDRESS``); without one, starts a local Ray
     with this machine's cores. A Ray started here is shut down before returning, also on
-    error. Ray retries a task or actor that dies; a file that cannot be decoded is a
-    ``skipped`` row, never a failed job.
+    error. Ray Data restarts an actor that dies and retries what it was doing; a file that
+    cannot be decoded is a ``skipped`` row, never a failed job.
     """
     import ray
 
@@ -165,9 +165,7 @@ def score_files_on_ray(
             batch_format="numpy",
             concurrency=plan.actors,
             num_cpus=plan.cpus_per_actor,
-            max_restarts=3,
-            max_task_retries=3,
-        )
+        )  # Ray Data restarts an actor that dies and retries its batch (its defaults)
         parts = list(scored.iter_batches(batch_format="numpy", batch_size=None))
     finally:
         if started:

@@ -38,7 +38,8 @@ def _headless(run_dir, root, *more):
     command = [sys.executable, "-m", "helpers", "run", "--profile", "smoke"]
     command += ["--run-dir", str(run_dir), "--data", str(root / "pile")]
     command += ["--examples", str(root / "examples"), "--truth", str(root / "truth.csv"), *more]
-    done = subprocess.run(command, capture_output=True, text=True)
+    # a pipeline that deadlocks never ends: the timeout turns that into a failure
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -63,3 +64,18 @@ def test_a_local_ray_gives_the_local_engines_labels(pile_folder, tmp_path):
             assert abs(float(a[key]) - float(b[key])) <= 1e-6, (key, a, b)
     codes = [np.load(tmp_path / run / "codes.npz")["codes"] for run in ("local", "ray")]
     np.testing.assert_allclose(codes[0], codes[1], atol=1e-5)
+
+
+def test_a_ray_started_here_is_shut_down_after_an_error(pile_folder):
+    import ray
+
+    from helpers.folders import ImageFormat, list_image_files
+    from helpers.model import build_autoencoder
+
+    root, _ = pile_folder
+    files, _ = list_image_files(root / "pile")
+    _, encoder, decoder = build_autoencoder()
+    wrong = np.zeros((2, 9, 9, 1), np.float32)  # targets of another size: scoring fails
+    with pytest.raises(Exception):  # noqa: B017 (whatever Ray wraps the error in)
+        E.score_files_on_ray(files[:4], encoder, decoder, ImageFormat(), wrong, 1.0)
+    assert not ray.is_initialized()
