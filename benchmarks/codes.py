@@ -134,7 +134,34 @@ def main(argv=None) -> int:
             save_report(args.out, "codes.json", report)
             print(key, json.dumps(report["runs"][key]), flush=True)
     print(format_table(report))
+    print(format_seeds(report))
     return 0
+
+
+def format_seeds(report: dict) -> str:
+    """Runs with labels, by setting and training over their seeds: mean (lowest-highest)."""
+    groups: dict[str, list[dict]] = {}
+    for key, r in report["runs"].items():
+        if "spectral" in r:
+            groups.setdefault(key.rsplit(", seed", 1)[0], []).append(r)
+    measures = {
+        "10-NN agreement": lambda r: r["neighbour_agreement"],
+        "test SSIM": lambda r: r["test_ssim"],
+        "spectral ACC": lambda r: r["spectral"]["acc"],
+        "spectral NMI": lambda r: r["spectral"]["nmi"],
+        "10 ex.: accuracy": lambda r: r["labels_10"]["accuracy_all"],
+        "10 ex.: coverage at 0.95": lambda r: r["labels_10"]["coverage_at_p95"],
+        "5 ex.: accuracy": lambda r: r["labels_5"]["accuracy_all"],
+        "1 ex.: accuracy": lambda r: r["labels_1"]["accuracy_all"],
+    }
+    rows = []
+    for name, runs in groups.items():
+        row = [f"{name} ({len(runs)} seeds)"]
+        for get in measures.values():
+            values = [get(r) for r in runs]
+            row.append(f"{np.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})")
+        rows.append(row)
+    return "\n".join(markdown_table(["setting, training", *measures], rows))
 
 
 def format_table(report: dict) -> str:
