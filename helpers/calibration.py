@@ -22,6 +22,7 @@ from helpers.labels import (
     class_losses,
     example_places,
     spread_losses,
+    uses_poisson,
 )
 from helpers.ssim import pairwise_ssim
 
@@ -104,6 +105,7 @@ def calibrate_threshold(
             f"labels are thresholded on {labels.threshold_on!r}, settings on "
             f"{settings.threshold_on!r}: calibrate with the settings that made the labels"
         )
+    poisson = pile is not None and uses_poisson(settings, len(pile.codes))
     if (settings.spread > 0 or settings.poisson > 0) and pile is None:
         raise ValueError("calibrating spread or Poisson labels needs the pile (PileScores)")
     example_labels = np.asarray(example_labels)
@@ -125,7 +127,7 @@ def calibrate_threshold(
             held_out_precision=float("nan"),
         )
     through = ""
-    if settings.spread > 0 or settings.poisson > 0:
+    if settings.spread > 0 or poisson:
         sample = pile.sample(CALIBRATION_SAMPLE)
         if sample is not pile:
             through = (
@@ -133,7 +135,7 @@ def calibrate_threshold(
             )
     if settings.spread > 0:
         loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
-    if settings.poisson > 0:
+    if poisson:
         loo[usable] = _poisson_held_out(loo, example_labels, n_classes, settings, sample)[usable]
     held_out = assign_labels(
         loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on
@@ -155,7 +157,7 @@ def calibrate_threshold(
         calibrated=True,
         method="leave-one-out on the examples"
         + (f", spread (alpha {settings.spread})" if settings.spread > 0 else "")
-        + (f", Poisson learning (weight {settings.poisson})" if settings.poisson > 0 else "")
+        + (f", Poisson learning (weight {settings.poisson})" if poisson else "")
         + through,
         target_precision=settings.target_precision,
         n_held_out=int(usable.sum()),

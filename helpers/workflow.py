@@ -16,7 +16,13 @@ from helpers.engine import score_files_on_ray
 from helpers.export import label_rows
 from helpers.folders import relative_path
 from helpers.inputs import resolve_inputs
-from helpers.labels import Known, LabelSettings, check_examples_cover_classes
+from helpers.labels import (
+    POISSON_UP_TO,
+    Known,
+    LabelSettings,
+    check_examples_cover_classes,
+    uses_poisson,
+)
 from helpers.model import (
     FAST_RECIPE,
     build_autoencoder,
@@ -322,6 +328,11 @@ def label_session(
     settings: LabelSettings,
 ) -> LabelSession:
     """Everything the labels are made from, for ``relabel()`` now and after each review."""
+    if settings.poisson > 0 and not uses_poisson(settings, len(encoded["codes"])):
+        print(
+            f"{len(encoded['codes']):,} images: Poisson learning is used up to "
+            f"{POISSON_UP_TO:,} (its walk grows with the pile); labels from SSIM, spread"
+        )
     return LabelSession(
         run,
         split.test_ids,

@@ -138,3 +138,18 @@ def test_poisson_needs_the_examples_codes_and_blends_in_loss_units(rng):
     np.testing.assert_allclose(blended, [[0.5 * 0.2 - 0.05, 0.5 * 0.4 + 0.05]], atol=1e-7)
     with pytest.raises(ValueError, match="poisson"):
         replace(L.DEFAULT_SETTINGS, poisson=1.5)
+
+
+def test_a_pile_past_poisson_up_to_is_labelled_from_ssim_alone(rng, monkeypatch):
+    codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
+    sim = rng.uniform(0.4, 0.6, (180, 6)).astype(np.float32)
+    clusters = np.zeros(180, np.int64)
+    settings = replace(L.DEFAULT_SETTINGS, n_neighbors=5, rule="image")
+    with_poisson = L.label_images(sim, ex_labels, 3, codes, clusters, settings, None, ex_codes)
+    monkeypatch.setattr(L, "POISSON_UP_TO", 100)
+    assert not L.uses_poisson(settings, 180) and L.uses_poisson(settings, 100)
+    alone = L.label_images(sim, ex_labels, 3, codes, clusters, settings)  # no codes needed
+    ssim_only = replace(settings, poisson=0.0)
+    expected = L.label_images(sim, ex_labels, 3, codes, clusters, ssim_only)
+    np.testing.assert_array_equal(alone.margin, expected.margin)
+    assert not np.array_equal(with_poisson.margin, alone.margin)
