@@ -152,16 +152,7 @@ def test_calibration_with_poisson_learning(real_images):
     x, y = real_images
     ex_idx, ex_labels, pile = _pile(x, y)
     settings = LabelSettings(poisson=0.8)
-    clusters = np.zeros(len(pile.codes), np.int64)
-    labels = label_images(
-        pile.similarity,
-        ex_labels,
-        3,
-        pile.codes,
-        clusters,
-        settings,
-        example_codes=pile.example_codes,
-    )
+    labels = _labels(pile, ex_labels, settings)
     cal = C.calibrate_threshold(labels, x[ex_idx], ex_labels, settings, pile)
     assert cal.calibrated and "Poisson learning (weight 0.8)" in cal.method
     assert cal.n_held_out == 15 and cal.held_out_accepted > 0

@@ -225,38 +225,30 @@ def test_invariance_losses_reward_agreeing_views():
 
 def test_two_view_training_trains_the_autoencoder_and_resumes(tmp_path, real_images):
     x, _ = real_images
+    two_views = {"invariance": 1.0, "invariance_kind": "ntxent", "view_target": "image"}
     runs = []
     for stop_after in (2, 1):
         M.set_seed(0)
         ae, encoder, _ = M.build_autoencoder()
         before = M.encode(encoder, x[:8])
         ckpt = tmp_path / f"stop{stop_after}" / "c.keras"
-        hist = M.train(
-            ae,
-            x,
-            epochs=stop_after,
-            batch_size=16,
-            n_images=48,
-            verbose=0,
-            invariance=1.0,
-            invariance_kind="ntxent",
-            view_target="image",
-            checkpoint=ckpt,
-        )
-        if stop_after == 1:  # resume to 2 epochs from a fresh model
-            ae, encoder, _ = M.build_autoencoder()
-            hist = M.train(
-                ae,
+
+        def train(model, epochs, ckpt=ckpt):
+            return M.train(
+                model,
                 x,
-                epochs=2,
+                epochs=epochs,
                 batch_size=16,
                 n_images=48,
                 verbose=0,
-                invariance=1.0,
-                invariance_kind="ntxent",
-                view_target="image",
                 checkpoint=ckpt,
+                **two_views,
             )
+
+        hist = train(ae, stop_after)
+        if stop_after == 1:  # resume to 2 epochs from a fresh model
+            ae, encoder, _ = M.build_autoencoder()
+            hist = train(ae, 2)
         assert set(hist) >= {"loss", "decoder_loss", "codes_loss"} and len(hist["loss"]) == 2
         assert not np.allclose(M.encode(encoder, x[:8]), before)
         runs.append(ae.get_weights())
