@@ -28,10 +28,10 @@ from helpers import config
 from helpers.cluster import cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
 from helpers.evaluation import label_quality, neighbour_agreement
+from helpers.invariance import INVARIANCE_KINDS
 from helpers.labels import DEFAULT_SETTINGS, label_images
 from helpers.model import (
     FAST_RECIPE,
-    INVARIANCE_KINDS,
     build_autoencoder,
     encode,
     load_weights,

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from helpers.data import to_float_images
 from helpers.files import atomic_write, write_text
+from helpers.invariance import InvarianceLoss, two_view_model
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
-from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views
+from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views, shift_and_mirror
 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -159,7 +160,7 @@ def train(
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model = autoencoder
     if invariance > 0:
-        model = _two_view_model(autoencoder)
+        model = two_view_model(autoencoder)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
             loss=[SSIMLoss(max_val=max_val), InvarianceLoss(invariance_kind)],
@@ -200,80 +201,6 @@ def train(
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
-
-
-def _two_view_model(autoencoder: keras.Model) -> keras.Model:
-    """The autoencoder's own encoder and decoder, returning reconstructions and codes: fed
-    two views stacked (first halves, second halves), it trains both losses at once."""
-    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
-    views = keras.Input(shape=autoencoder.input_shape[1:], name="views")
-    codes = encoder(views)
-    recon = decoder(codes)
-    codes = layers.Activation("linear", dtype="float32", name="codes")(codes)
-    return keras.Model(views, [recon, codes], name="two_views")
-
-
-@keras.saving.register_keras_serializable(package="helpers")
-class InvarianceLoss(keras.losses.Loss):
-    """How far the codes of two views of each image are from agreeing, without collapse.
-
-    ``y_pred`` holds the first views' codes, then the second views' (``y_true`` is unused).
-    ``"vicreg"`` (Bardes et al., 2022): the two codes of an image should be close (mean
-    squared difference) while, across the batch, every code dimension keeps a standard
-    deviation of at least 1 and the dimensions stay uncorrelated (weighted 25 : 25 : 1, over
-    25). ``"ntxent"`` (SimCLR, Chen et al., 2020): among all codes of the batch, each code's
-    nearest in direction (cosine over ``temperature``) should be its image's other view.
-    """
-
-    def __init__(
-        self,
-        kind: str = "vicreg",
-        temperature: float = 0.5,
-        name: str = "invariance_loss",
-        **kwargs,
-    ):
-        if kind not in INVARIANCE_KINDS:
-            raise ValueError(f"kind must be one of {INVARIANCE_KINDS}, not {kind!r}")
-        kwargs.setdefault("reduction", "sum")  # one number per batch already
-        super().__init__(name=name, **kwargs)
-        self.kind, self.temperature = kind, float(temperature)
-
-    def call(self, y_true, y_pred):
-        codes = ops.cast(y_pred, "float32")
-        if self.kind == "ntxent":
-            return _nt_xent(codes, self.temperature)
-        half = ops.shape(codes)[0] // 2
-        first, second = codes[:half], codes[half:]
-        agree = ops.mean(ops.square(first - second))
-        return agree + _spread_out(first) + _spread_out(second)
-
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "temperature": self.temperature}
-
-
-INVARIANCE_KINDS = ("vicreg", "ntxent")
-
-
-def _nt_xent(codes, temperature: float):
-    """SimCLR's loss: cross-entropy of each code's cosine similarities (itself left out)
-    against its other view."""
-    n = ops.shape(codes)[0]
-    unit = codes / ops.sqrt(ops.sum(ops.square(codes), axis=1, keepdims=True) + 1e-8)
-    logits = ops.matmul(unit, ops.transpose(unit)) / temperature
-    logits = logits - 1e9 * ops.eye(n)
-    partner = (ops.arange(n) + n // 2) % n
-    return ops.mean(keras.losses.sparse_categorical_crossentropy(partner, logits, from_logits=True))
-
-
-def _spread_out(codes):
-    """VICReg's variance and covariance terms for one batch of codes (over 25)."""
-    n, dim = ops.shape(codes)[0], ops.shape(codes)[1]
-    centred = codes - ops.mean(codes, axis=0, keepdims=True)
-    std = ops.sqrt(ops.mean(ops.square(centred), axis=0) + 1e-4)
-    variance = ops.mean(ops.relu(1.0 - std))
-    cov = ops.matmul(ops.transpose(centred), centred) / ops.cast(n - 1, "float32")
-    off_diagonal = ops.sum(ops.square(cov)) - ops.sum(ops.square(ops.diagonal(cov)))
-    return variance + off_diagonal / ops.cast(dim, "float32") / 25.0
 
 
 def cpu_has_bf16() -> bool:
@@ -334,22 +261,6 @@ def _leaf_layers(model: keras.Model) -> list:
     out = []
     for layer in model.layers:
         out.extend(_leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return out
-
-
-def shift_and_mirror(
-    images: np.ndarray, rng: np.random.Generator, max_shift: int = 2
-) -> np.ndarray:
-    """Each image moved by up to ``max_shift`` pixels each way (zeros fill in), and
-    mirrored left-right with probability 1/2."""
-    n, h, w = images.shape[:3]
-    padded = np.pad(images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)))
-    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = dy[:, None] + np.arange(h)[None, :]
-    cols = dx[:, None] + np.arange(w)[None, :]
-    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    flip = rng.random(n) < 0.5
-    out[flip] = out[flip, :, ::-1]
     return out
 
 

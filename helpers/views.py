@@ -5,6 +5,7 @@ change what an image shows (``helpers.model``, ``Recipe.invariance``). Every cha
 small and leaves most kinds of image what they were: a few degrees of rotation, a tenth of
 scale, two pixels of shift, some contrast and brightness, a small square hidden. Mirroring
 is off unless asked for: a mirrored shoe is a shoe, a mirrored letter is another letter.
+``shift_and_mirror`` is the plainer augmentation of ``train(augment=True)``.
 """
 
 from __future__ import annotations
@@ -84,3 +85,19 @@ def _affine(images: np.ndarray, rng: np.random.Generator, settings: ViewSettings
     top = at(y0, x0) * (1 - wx) + at(y0, x0 + 1) * wx
     bottom = at(y0 + 1, x0) * (1 - wx) + at(y0 + 1, x0 + 1) * wx
     return (top * (1 - wy) + bottom * wy).astype(np.float32)
+
+
+def shift_and_mirror(
+    images: np.ndarray, rng: np.random.Generator, max_shift: int = 2
+) -> np.ndarray:
+    """Each image moved by up to ``max_shift`` pixels each way (zeros fill in), and
+    mirrored left-right with probability 1/2."""
+    n, h, w = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]
+    cols = dx[:, None] + np.arange(w)[None, :]
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    flip = rng.random(n) < 0.5
+    out[flip] = out[flip, :, ::-1]
+    return out

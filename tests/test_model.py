@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from helpers import model as M
+from helpers.invariance import INVARIANCE_KINDS, InvarianceLoss
+from helpers.views import shift_and_mirror
 
 
 def test_tutorial_architecture_exactly():
@@ -99,14 +101,14 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path, real_images):
 def test_shift_and_mirror_moves_content_a_little_and_is_seeded():
     x = np.zeros((200, 12, 12, 1), np.float32)
     x[:, 5, 4, 0] = 1.0  # one bright pixel, away from the borders
-    out = M.shift_and_mirror(x, np.random.default_rng(0))
+    out = shift_and_mirror(x, np.random.default_rng(0))
     assert out.shape == x.shape and out.sum() == x.sum()
     rows, cols = np.nonzero(out[..., 0])[1:]
     assert set(rows) == {3, 4, 5, 6, 7}  # up to 2 pixels either way
     mirrored = 11 - cols  # the pixel's column as if not mirrored
     assert (np.minimum(np.abs(cols - 4), np.abs(mirrored - 4)) <= 2).all()
     assert (np.abs(cols - 4) > 2).any()  # some were mirrored (column 7 +- 2)
-    again = M.shift_and_mirror(x, np.random.default_rng(0))
+    again = shift_and_mirror(x, np.random.default_rng(0))
     np.testing.assert_array_equal(out, again)
 
 
@@ -150,6 +152,8 @@ TRAIN_IN_A_FRESH_PROCESS = """
 import os, signal, sys
 import keras, numpy as np
 from helpers import model as M
+from helpers.invariance import INVARIANCE_KINDS, InvarianceLoss
+from helpers.views import shift_and_mirror
 from helpers.data import load_fashion_mnist, to_float_images
 
 out, checkpoint, kill_in_epoch = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
@@ -216,10 +220,10 @@ def test_invariance_losses_reward_agreeing_views():
     unrelated = np.concatenate([a, rng.normal(size=a.shape).astype(np.float32)])
     collapsed = np.zeros((32, 10), np.float32)
     unused = np.zeros((32, 1), np.float32)
-    for kind in M.INVARIANCE_KINDS:
-        loss = M.InvarianceLoss(kind)
+    for kind in INVARIANCE_KINDS:
+        loss = InvarianceLoss(kind)
         assert float(loss(unused, agreeing)) < float(loss(unused, unrelated)), kind
-    vicreg = M.InvarianceLoss("vicreg")
+    vicreg = InvarianceLoss("vicreg")
     assert float(vicreg(unused, collapsed)) > float(vicreg(unused, agreeing))  # no collapse
 
 
