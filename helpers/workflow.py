@@ -161,8 +161,7 @@ def get_autoencoder(
 def get_codes(run: RunDir, encoder, split: Split) -> dict[str, np.ndarray]:
     """The code of every image to label (``codes.npz``); reconstructions are decoded from
     them when needed (``helpers.scoring.Reconstructions``)."""
-    weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
-    made_from = fingerprint(weights, split.made_from)
+    made_from = _codes_made_from(run, split)
     saved = run.load_fresh_arrays("codes.npz", made_from)
     if saved is not None:
         return saved
@@ -171,6 +170,12 @@ def get_codes(run: RunDir, encoder, split: Split) -> dict[str, np.ndarray]:
     )
     run.invalidate_after("codes.npz")
     return run.load_arrays("codes.npz")
+
+
+def _codes_made_from(run: RunDir, split: Split) -> str:
+    """What the codes are made from: the run's weights and the images, by either engine."""
+    weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
+    return fingerprint(weights, split.made_from)
 
 
 def get_clusters(
@@ -286,8 +291,7 @@ def get_codes_on_ray(
         print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
         return get_codes(run, encoder, split)
     examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
-    weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
-    codes_made_from = fingerprint(weights, split.made_from)
+    codes_made_from = _codes_made_from(run, split)
     saved = run.load_fresh_arrays("codes.npz", codes_made_from)
     if saved is not None and run.load_fresh_arrays(
         "scores.npz", _scores_made_from(run, examples, DEFAULT_MAX_VAL)
