@@ -1,23 +1,35 @@
-"""What reviews are worth: a careful reviewer (one who knows Fashion-MNIST's true labels)
-reviews the 10,000 test images in rounds of 100, in the explorer's default order and in a
-random order, starting from 10 examples per class (notebook 05's seeded draw).
+"""What reviews are worth, and whether the calibrated threshold keeps its promise.
 
-After each round: the accuracy of all labels, the share of the pile labelled at precision
->= 0.95 (reviewed images count as labelled and right; the workbook's own labels at the
-calibrated threshold, and at the best threshold), and the round's relabel time. Writes
-benchmarks/results/review.json and review_curve.png.
+A careful reviewer (one who knows the true classes) works through the review queue in
+rounds of 100 (the explorer's default order: least certain first, one pick in five an
+audit drawn at random), each round ending with a relabel. Two piles with truth, three
+example draws each:
 
-    python benchmarks/review.py [--rounds 5] [--per-round 100] [--orders "least certain;random"]
+- ``fashion``: the 10,000 Fashion-MNIST test images, the shipped weights, 10 examples per
+  class from the training split (notebook 05's seeded draw, seeds 0, 1, 2);
+- ``usps``: the 9,298 USPS digits (``../shared/data/usps``) as one folder, the autoencoder
+  trained on it by the workbook with its defaults (kept in ``runs/review-usps``), 5
+  examples per digit drawn from the pile.
+
+After each round: accuracy of all labels; at the calibrated threshold, the share accepted,
+the precision of the workbook's own accepted labels (the promise: 0.95) and the *kept*
+share (reviewed images count as right, plus the accepted labels, if together they are at
+least 0.95 precise; else 0); the best share any threshold keeps at 0.95; relabel seconds.
+Writes benchmarks/results/review.json (with the commit and settings) and review_curve.png.
+
+    python benchmarks/review.py [--piles fashion,usps] [--draws 0,1,2] [--rounds 5] [--per-round 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
+import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,83 +40,39 @@ from helpers.cluster import cluster_codes
 from helpers.data import CLASS_NAMES, choose_examples, load_fashion_mnist, to_float_images
 from helpers.labels import DEFAULT_SETTINGS, Known
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
-from helpers.session import REVIEW_ORDERS, LabelSession, review_order
-from helpers.ssim import pairwise_ssim
+from helpers.scoring import Reconstructions
+from helpers.session import AUDIT_EVERY, LabelSession, review_queue
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+USPS = ROOT.parent / "shared" / "data" / "usps"
+TARGET = 0.95
 
 
-def share_at_precision(labels, truth, accepted, target=0.95) -> tuple[float, float]:
-    """(share at the given acceptance if its precision reaches ``target``, else 0; and the
-    largest share reaching it with the best threshold). People's labels count as right."""
+def kept_and_best(labels, truth, accepted, target=TARGET) -> tuple[float, float]:
+    """(share kept at the given acceptance if its precision reaches ``target``, else 0; and
+    the largest share any threshold keeps at ``target``). People's labels count as right."""
     person = labels.known >= 0
     correct = (labels.label == truth) | person
     precision = correct[accepted].mean() if accepted.any() else 0.0
-    at_calibrated = accepted.mean() if precision >= target else 0.0
+    kept = accepted.mean() if precision >= target else 0.0
     auto = np.flatnonzero(~person)
     order = auto[np.argsort(labels.doubt[auto], kind="stable")]
     right = person.sum() + np.cumsum(correct[order])
     taken = person.sum() + np.arange(1, len(order) + 1)
     ok = np.flatnonzero(right / taken >= target)
     best = (taken[ok[-1]] if len(ok) else person.sum()) / len(labels)
-    return float(at_calibrated), float(best)
+    return float(kept), float(best)
 
 
-def simulate(
-    base: dict, truth: np.ndarray, order: str, rounds: int, per_round: int, clamp: bool, root: Path
-) -> list[dict]:
-    """Rounds of reviews in ``order``, each followed by a relabel; one row per round."""
-    run_dir = root / f"{order.replace(' ', '-').replace(',', '')}{'-clamp' if clamp else ''}"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    session = LabelSession(
-        RunDir(run_dir), **base, settings=replace(DEFAULT_SETTINGS, clamp_known=clamp)
-    )
-    rows = []
-    for r in range(rounds + 1):
-        start = time.perf_counter()
-        labels, calibration = session.relabel()
-        seconds = time.perf_counter() - start
-        accepted = labels.accepted(calibration.threshold)
-        at_cal, best = share_at_precision(labels, truth, accepted)
-        row = {
-            "reviews": int((labels.known >= 0).sum()),
-            "accuracy_all": float((labels.label == truth).mean()),
-            "calibrated_threshold": float(calibration.threshold),
-            "accepted_at_calibrated": float(accepted.mean()),
-            "precision_at_calibrated": float(
-                ((labels.label == truth) | (labels.known >= 0))[accepted].mean()
-            ),
-            "share_at_p95_calibrated": at_cal,
-            "share_at_p95_best": best,
-            "relabel_seconds": round(seconds, 2),
-        }
-        rows.append(row)
-        print(f"  {order}, clamp {clamp}: {json.dumps(row)}", flush=True)
-        if r < rounds:
-            for i in review_order(labels, order)[:per_round]:
-                session.log.append(str(base["image_ids"][i]), CLASS_NAMES[truth[i]])
-    return rows
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--per-round", type=int, default=100)
-    parser.add_argument(
-        "--orders",
-        default=";".join(REVIEW_ORDERS),
-        help="semicolon-separated, from: " + "; ".join(REVIEW_ORDERS),
-    )
-    parser.add_argument(
-        "--compare-clamp", action="store_true", help="also with clamp_known the other way"
-    )
-    parser.add_argument("--out", default=str(HERE / "results"))
-    args = parser.parse_args(argv)
+def fashion_base(draw: int) -> tuple[dict, np.ndarray]:
+    """The Fashion-MNIST test set with the shipped weights, 10 examples a class (seed ``draw``)."""
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x_train, x_test = to_float_images(x_train), to_float_images(x_test)
-    ae, enc, _ = load_weights(shipped_weights_path())
-    codes, recon = encode(enc, x_test), reconstruct(ae, x_test)
-    idx = choose_examples(y_train, 10, seed=0)
+    ae, enc, dec = load_weights(shipped_weights_path())
+    codes = encode(enc, x_test)
+    recon = Reconstructions(dec, codes)
+    idx = choose_examples(y_train, 10, seed=draw)
     ex_recon = reconstruct(ae, x_train[idx])
     base = dict(
         image_ids=np.arange(len(x_test)),
@@ -112,70 +80,229 @@ def main(argv=None) -> int:
         codes=codes,
         reconstructions=recon,
         clusters=cluster_codes(codes, 10),
-        similarity=pairwise_ssim(recon, ex_recon),
+        similarity=recon.similarity(ex_recon),
         example_labels=y_train[idx],
         example_codes=encode(enc, x_train[idx]),
         example_reconstructions=ex_recon,
         example_known=Known.of([], [], "example"),
     )
+    return base, y_test
+
+
+def usps_base(draw: int) -> tuple[dict, np.ndarray]:
+    """The USPS digits as a folder, labelled by the workbook's own steps with its defaults;
+    5 examples per digit drawn from the pile (seed ``draw``)."""
+    from helpers.workflow import (
+        get_autoencoder,
+        get_clusters,
+        get_codes,
+        get_examples,
+        get_similarity,
+        setup,
+    )
+
+    inputs = ROOT / "runs" / "review-usps-inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    files = sorted(p.relative_to(USPS).as_posix() for p in USPS.rglob("*.png"))
+    digits = [f.split("/")[0] for f in files]
+    with open(inputs / "truth.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([("path", "label"), *zip(files, digits, strict=True)])
+    rng = np.random.default_rng(draw)
+    rows = [("path", "label")]
+    for d in sorted(set(digits)):
+        mine = [f for f, g in zip(files, digits, strict=True) if g == d]
+        rows += [(str(f), d) for f in rng.choice(mine, 5, replace=False)]
+    with open(inputs / f"examples-{draw}.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    profile, run, split = setup(
+        "full",
+        str(ROOT / "runs" / "review-usps"),
+        data=str(USPS),
+        examples=str(inputs / f"examples-{draw}.csv"),
+        truth=str(inputs / "truth.csv"),
+        follow_run=False,
+    )
+    _, enc, dec, _ = get_autoencoder(run, profile, split, verbose=0)
+    codes = get_codes(run, enc, split)["codes"]
+    clusters = get_clusters(run, codes, len(split.class_names))["clusters"]
+    examples = get_examples(split, enc, dec, per_class=5)
+    recon = Reconstructions(dec, codes)
+    base = dict(
+        image_ids=split.test_ids,
+        class_names=split.class_names,
+        codes=codes,
+        reconstructions=recon,
+        clusters=clusters,
+        similarity=get_similarity(run, recon, examples, len(split.class_names)),
+        example_labels=examples.labels,
+        example_codes=examples.codes,
+        example_reconstructions=examples.reconstructions,
+        example_known=examples.known(),
+    )
+    return base, split.y_test
+
+
+PILES = {"fashion": fashion_base, "usps": usps_base}
+
+
+def simulate(base: dict, truth: np.ndarray, rounds: int, per_round: int, run_dir: Path):
+    """Rounds of reviews from the review queue, each followed by a relabel; a row a round."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    session = LabelSession(RunDir(run_dir), **base, settings=DEFAULT_SETTINGS)
+    rows = []
+    for r in range(rounds + 1):
+        start = time.perf_counter()
+        labels, calibration = session.relabel()
+        seconds = time.perf_counter() - start
+        accepted = labels.accepted(calibration.threshold)
+        auto = accepted & (labels.known < 0)
+        kept, best = kept_and_best(labels, truth, accepted)
+        row = {
+            "reviews": int((labels.source == "reviewed").sum()),
+            "audit_reviews": int(calibration.n_audit),
+            "accuracy_all": float((labels.label == truth).mean()),
+            "calibrated_threshold": float(calibration.threshold),
+            "accepted_at_calibrated": float(accepted.mean()),
+            "precision_of_accepted_auto": float((labels.label == truth)[auto].mean())
+            if auto.any()
+            else float("nan"),
+            "estimated_precision": float(calibration.estimated_precision),
+            "kept_at_p95_calibrated": kept,
+            "kept_at_p95_best": best,
+            "relabel_seconds": round(seconds, 2),
+        }
+        rows.append(row)
+        print(f"  {run_dir.name}: {json.dumps(row)}", flush=True)
+        if r < rounds:
+            queue, is_audit = review_queue(labels, per_round)
+            for i, audit in zip(queue, is_audit, strict=True):
+                name = base["class_names"][truth[i]]
+                session.log.append(str(base["image_ids"][i]), name, audit=bool(audit))
+    return rows
+
+
+def commit() -> str:
+    """The checked-out commit, '+' when the tree has changes."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "helpers", "benchmarks/review.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    return head + ("+" if dirty else "")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--piles", default="fashion,usps")
+    parser.add_argument("--draws", default="0,1,2", help="example draws (seeds)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--per-round", type=int, default=100)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
     report = {
         "command": "python benchmarks/review.py " + " ".join(argv or sys.argv[1:]),
+        "commit": commit(),
+        "settings": {**asdict(DEFAULT_SETTINGS), "audit_every": AUDIT_EVERY},
         "runs": {},
     }
-    root = Path("runs") / "review-bench"
-    for order in args.orders.split(";"):
-        default = DEFAULT_SETTINGS.clamp_known
-        for clamp in (default, not default) if args.compare_clamp else (default,):
-            name = order + (", reviews clamped while spreading" if clamp else "")
-            report["runs"][name] = simulate(
-                base, y_test, order, args.rounds, args.per_round, clamp, root
+    for pile in args.piles.split(","):
+        for draw in (int(d) for d in args.draws.split(",")):
+            base, truth = PILES[pile](draw)
+            run_dir = ROOT / "runs" / "review-bench" / f"{pile}-{draw}"
+            report["runs"][f"{pile}, draw {draw}"] = simulate(
+                base, truth, args.rounds, args.per_round, run_dir
             )
+            save_report(args.out, "review.json", report)
+    report["summary"] = summary(report)
     save_report(args.out, "review.json", report)
     curve(report).savefig(Path(args.out) / "review_curve.png", dpi=90, bbox_inches="tight")
     print(format_table(report))
     return 0
 
 
+MEASURES = (
+    "accuracy_all",
+    "accepted_at_calibrated",
+    "precision_of_accepted_auto",
+    "kept_at_p95_calibrated",
+    "kept_at_p95_best",
+    "relabel_seconds",
+)
+
+
+def summary(report: dict) -> dict:
+    """Per pile and round: the mean, lowest and highest of each measure over the draws."""
+    out: dict = {}
+    for name, rows in report["runs"].items():
+        pile = name.split(",")[0]
+        for r, row in enumerate(rows):
+            out.setdefault(pile, {}).setdefault(r, {"reviews": row["reviews"]})
+            for key in MEASURES:
+                out[pile][r].setdefault(key, []).append(row[key])
+    for rounds in out.values():
+        for row in rounds.values():
+            for key in MEASURES:
+                values = np.asarray(row[key], np.float64)
+                row[key] = {
+                    "mean": float(np.nanmean(values)),
+                    "min": float(np.nanmin(values)),
+                    "max": float(np.nanmax(values)),
+                }
+    return out
+
+
 def curve(report: dict):
-    """Share of the pile labelled at precision >= 0.95 against the number of reviews."""
+    """Share of the pile kept at precision >= 0.95 against the number of reviews."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(11, 4.6))
-    for k, (name, runs) in enumerate(report["runs"].items()):
-        reviews = [r["reviews"] for r in runs]
-        for key, style, threshold in (("best", "o-", "best"), ("calibrated", "s--", "calibrated")):
-            shares = [r[f"share_at_p95_{key}"] for r in runs]
-            ax.plot(reviews, shares, style, color=f"C{k}", label=f"{name}, {threshold} threshold")
-    ax.axhline(0.70, color="grey", lw=0.8, ls=":", label="target after 500 reviews")
-    ax.set_xlabel("reviews (Fashion-MNIST test set, 10,000 images)")
-    ax.set_ylabel("share labelled at precision >= 0.95")
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    for k, (pile, rounds) in enumerate(report["summary"].items()):
+        reviews = [row["reviews"] for row in rounds.values()]
+        for key, style, what in (
+            ("kept_at_p95_best", "o-", "best threshold"),
+            ("kept_at_p95_calibrated", "s--", "calibrated threshold"),
+        ):
+            ax.plot(
+                reviews,
+                [row[key]["mean"] for row in rounds.values()],
+                style,
+                color=f"C{k}",
+                label=f"{pile}, {what} (mean of draws)",
+            )
+    ax.set_xlabel("reviews")
+    ax.set_ylabel("share kept at precision >= 0.95")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("What reviews are worth (10 examples per class to start)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("What reviews are worth (least certain first, one in five an audit)")
     fig.tight_layout()
     return fig
 
 
 def format_table(report: dict) -> str:
+    """The summary as a markdown table: mean (lowest-highest) over the draws."""
     header = [
-        "order",
+        "pile",
         "reviews",
         "accuracy, all",
-        "share at p>=0.95, calibrated",
-        "share at p>=0.95, best threshold",
+        "accepted at calibrated",
+        "precision of accepted (promise 0.95)",
+        "kept at 0.95, calibrated",
+        "kept at 0.95, best threshold",
         "relabel, s",
     ]
+
+    def cell(m, digits=3):
+        return f"{m['mean']:.{digits}f} ({m['min']:.{digits}f}-{m['max']:.{digits}f})"
+
     rows = [
-        [
-            name,
-            str(r["reviews"]),
-            f"{r['accuracy_all']:.3f}",
-            f"{r['share_at_p95_calibrated']:.3f}",
-            f"{r['share_at_p95_best']:.3f}",
-            f"{r['relabel_seconds']:.1f}",
-        ]
-        for name, runs in report["runs"].items()
-        for r in runs
+        [pile, str(row["reviews"])]
+        + [cell(row[key], 1 if key == "relabel_seconds" else 3) for key in MEASURES]
+        for pile, rounds in report["summary"].items()
+        for row in rounds.values()
     ]
     return "\n".join(markdown_table(header, rows))
 

@@ -1,5 +1,6 @@
-"""Command line: ``python -m helpers run`` (the whole workbook), ``python -m helpers export``
-(sort the labelled images into class folders) and ``python -m helpers train``."""
+"""Command line: ``python -m helpers run`` (the whole workbook), ``python -m helpers queue``
+(the next images to review, as CSV), ``python -m helpers export`` (sort the labelled images
+into class folders) and ``python -m helpers train``."""
 
 from __future__ import annotations
 
@@ -97,6 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     train.add_argument("--out", default="helpers/weights/fashion_mnist.weights.h5")
 
+    queue = sub.add_parser(
+        "queue",
+        help="print the next images to review (CSV: image,label,time,audit,confidence); "
+        "append the rows, with the right label, to reviews.csv",
+    )
+    queue.add_argument("--run-dir", default=None, help="the run (default runs/default)")
+    queue.add_argument("-n", type=int, default=100, help="how many images (default 100)")
+    queue.add_argument(
+        "--examples-per-class", type=int, default=10, help="Fashion-MNIST: as notebook 05 drew"
+    )
+
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "how")}
     if args.command == "run":
@@ -106,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             if options[key] is not None:
                 options[key] = str(Path(options[key]).expanduser().resolve())
         run_workbook(**options)
+    elif args.command == "queue":
+        from helpers.queue import print_queue
+
+        return print_queue(args.run_dir, args.n, args.examples_per_class)
     elif args.command == "export":
         from helpers.sorting import sort_into_folders
 

@@ -1,15 +1,22 @@
-"""A starting threshold from the class examples alone, since a user's pile has no truth.
+"""A starting threshold that keeps its promise: the share of accepted labels that are right.
 
-Leave-one-out: each example is held out in turn and labelled from the other examples,
-exactly as the images are (same combining, same spreading, same score); the threshold is
-the loosest at which those held-out labels are still ``target_precision`` precise.
+Held-out labels say how often a label of a given confidence is right: each example held
+out in turn and labelled from the others, exactly as the images are (leave-one-out), and
+every *audit* review (an image drawn at random for review, so a fair sample of the pile),
+labelled as it was before its review. A logistic model of right-or-wrong on confidence,
+fitted to them, is applied to the whole pile: the threshold is the loosest at which the
+pile's accepted labels are, by that model, still ``target_precision`` precise. Examples
+alone are not a fair sample (a person picks typical images), so every number says what
+it rests on, with a 90% interval from the fair labels it accepts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from helpers.evaluation import precision_coverage_curve
 from helpers.graph import knn_graph, mixing_steps, nearest_in, poisson, spread
@@ -39,13 +46,46 @@ class PileScores:
     similarity: np.ndarray  # (n, n_examples) SSIM of each image against each example
     codes: np.ndarray  # (n, latent_dim) the images' codes
     example_codes: np.ndarray  # (n_examples, latent_dim) the examples' codes
+    poisson_steps: int | None = None  # as labelling walked (None: the examples' mixing)
 
     def sample(self, n: int, seed: int = 0) -> PileScores:
         """A seeded sample of ``n`` of the images (all of them if there are no more)."""
         if len(self.codes) <= n:
             return self
         idx = np.sort(np.random.default_rng(seed).choice(len(self.codes), n, replace=False))
-        return PileScores(self.similarity[idx], self.codes[idx], self.example_codes)
+        return PileScores(
+            self.similarity[idx], self.codes[idx], self.example_codes, self.poisson_steps
+        )
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Labels made without their own class known (held-out examples, audit reviews): the
+    score the threshold applies to (``Labels.score``) and whether each was right."""
+
+    score: np.ndarray
+    correct: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.correct)
+
+
+def wilson_interval(right: int, n: int, level: float = 0.90) -> tuple[float, float]:
+    """The Wilson score interval for a share ``right / n`` (``(nan, nan)`` when n is 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+# Fewer fair (audit) labels than this accepted at a threshold, and its precision is only
+# an estimate from the model fitted mostly to the examples: the explorer says so.
+FEW_AUDITS = 30
 
 
 @dataclass(frozen=True)
@@ -59,23 +99,68 @@ class Calibration:
     n_held_out: int  # examples that could be held out
     held_out_accepted: int  # of those, how many the threshold accepts
     held_out_precision: float  # and how many of them were right (NaN when none)
+    estimated_precision: float = float("nan")  # of the pile's accepted labels, by the model
+    n_audit: int = 0  # audit reviews held out
+    on_loss: bool = False  # the threshold is on the SSIM loss: lower scores are surer
+    # what the explorer needs to estimate any other threshold
+    _examples: HeldOut | None = field(default=None, repr=False, compare=False)
+    _audit: HeldOut | None = field(default=None, repr=False, compare=False)
+    _model: PrecisionEstimate | None = field(default=None, repr=False, compare=False)
 
     @property
     def met_target(self) -> bool:
-        """Whether the held-out examples reached the target precision at this threshold."""
-        return self.calibrated and self.held_out_precision >= self.target_precision
+        """Whether the estimated precision at this threshold reaches the target."""
+        return self.calibrated and self.estimated_precision >= self.target_precision
+
+    def estimate(self, threshold: float) -> dict:
+        """At ``threshold`` (on confidence): the model's precision over the pile's accepted
+        labels, and the held-out labels it accepts: audit reviews (a fair sample) and
+        examples, each as right and count with a 90% Wilson interval."""
+        out = {"threshold": float(threshold), "estimated_precision": float("nan")}
+        if self._model is not None:
+            out["estimated_precision"] = self._model.at(threshold)
+        for name, held in (("audit", self._audit), ("examples", self._examples)):
+            if held is None:
+                held = HeldOut(np.zeros(0), np.zeros(0, bool))
+            ok = held.score < threshold if self.on_loss else held.score >= threshold
+            right, n = int(held.correct[ok].sum()), int(ok.sum())
+            out[name] = {"right": right, "accepted": n, "of": len(held)}
+            out[name]["interval"] = wilson_interval(right, n)
+        return out
+
+    def describe(self, threshold: float) -> str:
+        """One plain sentence on how precise the labels accepted at ``threshold`` are."""
+        if not self.calibrated:
+            return f"{self.method}: no estimate of precision"
+        e = self.estimate(threshold)
+        audit, examples = e["audit"], e["examples"]
+        text = f"estimated precision {e['estimated_precision']:.3f}"
+        fair = audit if audit["accepted"] else examples
+        kind = "audit reviews" if audit["accepted"] else "held-out examples"
+        if fair["accepted"]:
+            low, high = fair["interval"]
+            text += (
+                f"; {fair['right']} of the {fair['accepted']} {kind} it accepts are right "
+                f"(90% interval {low:.2f}-{high:.2f})"
+            )
+        if audit["accepted"] < FEW_AUDITS:
+            text += (
+                f"; only {audit['accepted']} audit review(s) accepted here, so this rests "
+                "mostly on your examples, which are no fair sample: treat it as a guess "
+                "until more audit reviews are in"
+            )
+        return text
 
     def __str__(self) -> str:
         if not self.calibrated:
             return f"threshold {self.threshold:.4f}: {self.method}"
         text = (
-            f"threshold {self.threshold:.4f} ({self.method}): accepts "
-            f"{self.held_out_accepted} of {self.n_held_out} held-out examples, "
-            f"precision {self.held_out_precision:.3f} (target {self.target_precision})"
+            f"threshold {self.threshold:.4f} ({self.method}; target precision "
+            f"{self.target_precision}): {self.describe(self.threshold)}"
         )
-        if not self.met_target:
+        if self.estimated_precision < self.target_precision:
             text += (
-                "; no threshold keeps the held-out examples that precise, so this is the "
+                "; no threshold reaches the target by the estimate, so this is the "
                 "strictest one: do not trust these labels without looking"
             )
         return text
@@ -88,17 +173,23 @@ def calibrate_threshold(
     settings: LabelSettings = DEFAULT_SETTINGS,
     pile: PileScores | None = None,
     example_similarity: np.ndarray | None = None,
+    audit: HeldOut | None = None,
+    n_person_examples: int | None = None,
 ) -> Calibration:
-    """The threshold for ``labels`` (made with ``settings``) that the examples support.
+    """The threshold for ``labels`` (made with ``settings``) that the held-out labels support.
 
-    A class with a single example cannot be held out; when fewer than two examples can,
-    the threshold falls back to the median score (half the images accepted) and
-    ``calibrated`` is False. With spreading (``settings.spread > 0``) a held-out example is
-    spread as an image would be, which needs ``pile``: it joins the graph through its
-    nearest images, whose losses are recomputed without it, so it never vouches for itself.
-    With Poisson learning (``settings.poisson > 0``) its Poisson scores likewise come from
-    the other examples only.
-    ``example_similarity`` (examples x examples SSIM) saves computing it when it is known.
+    The examples are held out one at a time. A class with a single example cannot be; when
+    fewer than two examples can and there are no ``audit`` labels, the threshold falls back
+    to the median score (half the images accepted) and ``calibrated`` is False. With
+    spreading (``settings.spread > 0``) a held-out example is spread as an image would be,
+    which needs ``pile``: it joins the graph through its nearest images, whose losses are
+    recomputed without it, so it never vouches for itself. With Poisson learning
+    (``settings.poisson > 0``) its Poisson scores likewise come from the other examples only.
+    ``audit``: audit reviews, labelled without their own reviews (``LabelSession`` makes
+    them). ``n_person_examples``: only the first so many examples are held out (the
+    person's; the reviews after them are sources, never held out: the least certain
+    images are the pile's hardest, no sample of it). ``example_similarity`` (examples x
+    examples SSIM) saves computing it.
     """
     if labels.threshold_on != settings.threshold_on:
         raise ValueError(
@@ -116,7 +207,11 @@ def calibrate_threshold(
         )
     loo = _held_out_losses(np.asarray(example_similarity), example_labels, n_classes, settings)
     usable = np.isfinite(loo).all(axis=1)
-    if usable.sum() < 2:
+    if n_person_examples is not None:
+        usable[n_person_examples:] = False
+        loo[~usable] = np.inf  # not held out: nothing below computes them
+    n_audit = 0 if audit is None else len(audit)
+    if usable.sum() < 2 and n_audit == 0:
         return Calibration(
             threshold=float(np.median(labels.score)),
             calibrated=False,
@@ -133,37 +228,145 @@ def calibrate_threshold(
             through = (
                 f" through a sample of {len(sample.codes):,} of the {len(pile.codes):,} images"
             )
-    if settings.spread > 0:
+    if settings.spread > 0 and usable.any():
         loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
-    if poisson:
+    evidence = loo.copy()
+    if poisson and usable.any():
         loo[usable] = _poisson_held_out(loo, example_labels, n_classes, settings, sample)[usable]
     held_out = assign_labels(
-        loo[usable], np.zeros(int(usable.sum()), np.int64), 1, "image", settings.threshold_on
+        loo[usable],
+        np.zeros(int(usable.sum()), np.int64),
+        1,
+        "image",
+        settings.threshold_on,
+        evidence[usable],
+        labels.scales,
     )
-    correct = held_out.label == example_labels[usable]
-    _, precision, sorted_doubts = precision_coverage_curve(held_out.doubt, correct)
-    ok = np.flatnonzero(precision >= settings.target_precision)
-    if len(ok) and ok[-1] < len(sorted_doubts) - 1:
-        # halfway to the first held-out example that would break the target
-        doubt = float((sorted_doubts[ok[-1]] + sorted_doubts[ok[-1] + 1]) / 2)
-    elif len(ok):
-        doubt = float(sorted_doubts[-1])
+    examples = HeldOut(held_out.score, held_out.label == example_labels[usable])
+    pile_score = labels.score if labels.known is None else labels.score[labels.known < 0]
+    if settings.threshold_on == "loss":
+        threshold, model = _threshold_from_held_out(examples, settings.target_precision), None
+        right = examples.correct[examples.score < threshold]
+        estimated = float(right.mean()) if len(right) else float("nan")
     else:
-        doubt = float(sorted_doubts[0])
-    threshold = held_out.threshold_for_doubt(doubt)
+        model = PrecisionEstimate(_precision_model(examples, audit), pile_score, audit)
+        threshold = model.threshold(settings.target_precision)
+        estimated = model.at(threshold)
     accepted = held_out.accepted(threshold)
     return Calibration(
         threshold=threshold,
         calibrated=True,
-        method="leave-one-out on the examples"
+        method="held-out examples"
+        + (f" and {n_audit} audit review(s)" if n_audit else "")
         + (f", spread (alpha {settings.spread})" if settings.spread > 0 else "")
         + (f", Poisson learning (weight {settings.poisson})" if poisson else "")
         + through,
         target_precision=settings.target_precision,
         n_held_out=int(usable.sum()),
         held_out_accepted=int(accepted.sum()),
-        held_out_precision=float(correct[accepted].mean()) if accepted.any() else float("nan"),
+        held_out_precision=float(examples.correct[accepted].mean())
+        if accepted.any()
+        else float("nan"),
+        estimated_precision=estimated,
+        n_audit=n_audit,
+        on_loss=settings.threshold_on == "loss",
+        _examples=examples,
+        _audit=audit,
+        _model=model,
     )
+
+
+def _precision_model(examples: HeldOut, audit: HeldOut | None) -> _OffsetModel:
+    """P(right | score) for the pile's labels: a logistic regression on the held-out labels,
+    the score standardised, with one more input that is 1 for a held-out example.
+
+    Examples and audits share the slope; the example input's weight is how much the
+    examples, no fair sample, are off (a held-out example has lost one of its class's few
+    examples, which an image of the pile has not, and a person picks typical images). The
+    pile is predicted as an audit: with no audit reviews, as the examples are; with some,
+    the audits move it, more as they grow in number. The L2 penalty keeps it finite when
+    every held-out label is right."""
+    audit = audit if audit is not None else HeldOut(np.zeros(0), np.zeros(0, bool))
+    score = np.r_[examples.score, audit.score].astype(np.float64)
+    correct = np.r_[examples.correct, audit.correct].astype(bool)
+    is_example = np.r_[np.ones(len(examples)), np.zeros(len(audit))]
+    if len(audit) == 0:
+        is_example[:] = 0.0  # no audits: nothing to tell the examples from
+    if correct.all() or not correct.any():  # one class only: add a pseudo-label at each end
+        score = np.r_[score, score.min() - 1.0, score.max() + 1.0]
+        correct = np.r_[correct, False, True]
+        is_example = np.r_[is_example, 0.0, 0.0]
+    centre, scale = float(np.mean(score)), max(float(np.std(score)), 1e-12)
+    fitted = LogisticRegression().fit(np.c_[(score - centre) / scale, is_example], correct)
+    return _OffsetModel(fitted, centre, scale)
+
+
+@dataclass(frozen=True)
+class _OffsetModel:
+    """A logistic regression on (standardised score, is-an-example) that predicts from a
+    score alone, as for an image of the pile (not an example)."""
+
+    fitted: LogisticRegression
+    centre: float
+    scale: float
+
+    def probability(self, score: np.ndarray) -> np.ndarray:
+        x = (np.asarray(score, np.float64) - self.centre) / self.scale
+        return self.fitted.predict_proba(np.c_[x, np.zeros_like(x)])[:, 1]
+
+
+@dataclass(frozen=True)
+class PrecisionEstimate:
+    """The precision of the labels a threshold accepts, estimated without truth.
+
+    ``model`` (P(right | score), fitted to the held-out labels) averaged over the pile's
+    labels above the threshold is a prior worth ``prior_weight`` labels; the audit reviews
+    above it, a fair sample, count one each: ``(audit right + w * model) / (audits + w)``.
+    With few audits the model speaks; with many, the audits do."""
+
+    model: _OffsetModel
+    pile_score: np.ndarray  # the pile's open labels' scores
+    audit: HeldOut | None = None
+    prior_weight: float = 10.0
+
+    @cached_property
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every threshold the pile's scores offer (strictest first) and its estimate."""
+        ranked = np.sort(np.asarray(self.pile_score, np.float64))[::-1]
+        model = np.cumsum(self.model.probability(ranked))
+        model /= np.arange(1, len(ranked) + 1)
+        if self.audit is None or len(self.audit) == 0:
+            return ranked, model
+        order = np.argsort(-self.audit.score, kind="stable")
+        scores, right = self.audit.score[order], np.cumsum(self.audit.correct[order])
+        n = np.searchsorted(-scores, -ranked, side="right")  # audits with score >= t
+        k = np.where(n > 0, right[np.maximum(n - 1, 0)], 0)
+        return ranked, (k + self.prior_weight * model) / (n + self.prior_weight)
+
+    def at(self, threshold: float) -> float:
+        """The estimate at ``threshold`` (NaN when it accepts none of the pile)."""
+        ranked, estimate = self.curve
+        n = int(np.searchsorted(-ranked, -threshold, side="right"))
+        return float(estimate[n - 1]) if n else float("nan")
+
+    def threshold(self, target: float) -> float:
+        """The loosest threshold whose estimate reaches ``target`` (the strictest when
+        none does)."""
+        ranked, estimate = self.curve
+        if len(ranked) == 0:
+            return 0.0
+        ok = np.flatnonzero(estimate >= target)
+        return float(ranked[ok[-1]] if len(ok) else ranked[0])
+
+
+def _threshold_from_held_out(held: HeldOut, target: float) -> float:
+    """Thresholds on the SSIM loss (lower is surer): the loosest at which the held-out
+    labels, in order, are still ``target`` precise, halfway to the first that breaks it."""
+    _, precision, sorted_doubts = precision_coverage_curve(held.score, held.correct)
+    ok = np.flatnonzero(precision >= target)
+    if len(ok) and ok[-1] < len(sorted_doubts) - 1:
+        return float((sorted_doubts[ok[-1]] + sorted_doubts[ok[-1] + 1]) / 2)
+    return float(sorted_doubts[-1] if len(ok) else sorted_doubts[0])
 
 
 def _held_out_losses(
@@ -237,7 +440,8 @@ def _poisson_held_out(
     k = settings.n_neighbors
     graph = knn_graph(pile.codes, k)
     places = example_places(pile.codes, pile.example_codes, k)
-    walks = poisson(graph, places.toarray(), mixing_steps(graph, np.unique(places.indices)))
+    steps = pile.poisson_steps or mixing_steps(graph, np.unique(places.indices))
+    walks = poisson(graph, places.toarray(), steps)
     one_hot = np.eye(n_classes)[example_labels]
     pile_losses = spread_losses(
         class_losses(pile.similarity, example_labels, n_classes, settings.aggregate),

@@ -32,7 +32,7 @@ def label_rows(
     fields = ["image", "cluster", "label", "ssim_loss", "accepted"]
     if true_labels is not None:
         fields.append("true_label")
-    fields += ["label_index", "margin", "source"]
+    fields += ["label_index", "margin", "source", "confidence"]
     return _rows(labels, accepted, class_names, ids, source, true_labels), fields
 
 
@@ -47,6 +47,7 @@ def _rows(labels, accepted, class_names, ids, source, true_labels) -> Iterator[d
             "label_index": int(labels.label[i]),
             "margin": f"{labels.margin[i]:.6f}",
             "source": source[i],
+            "confidence": f"{labels.confidence[i]:.6f}",
         }
         if true_labels is not None:
             truth = int(true_labels[i])

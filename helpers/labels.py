@@ -11,8 +11,11 @@ matrix into a class for every image in three steps, each set by one ``LabelSetti
    ``poisson`` > 0, blended with Poisson learning: the examples' classes walked through
    the graph from where the examples sit in it;
 3. each image takes its closest class (or its cluster's class, ``rule``), with a *margin*:
-   how much worse the runner-up class scores. The threshold applies to the margin or to
-   the loss (``threshold_on``).
+   how much worse the runner-up class scores, and a *confidence*: the smaller of two
+   margins, each in units of its typical size over the pile, one from the blended scores
+   and one from the SSIM evidence alone, so a label is sure only when both agree that it
+   is. The threshold applies to the confidence (the default), the margin or the loss
+   (``threshold_on``).
 
 The defaults are the best measured on Fashion-MNIST (README, quality tables); the
 tutorial's configuration is ``TUTORIAL``.
@@ -31,7 +34,8 @@ from helpers.ssim import DEFAULT_MAX_VAL, TUTORIAL_MAX_VAL
 
 LabelRule = Literal["image", "cluster"]
 Aggregate = Literal["mean", "top3", "max"]
-ThresholdOn = Literal["loss", "margin"]
+ThresholdOn = Literal["loss", "margin", "confidence"]
+THRESHOLD_ON = ("loss", "margin", "confidence")
 AGGREGATES = ("mean", "top3", "max")
 
 
@@ -44,7 +48,9 @@ class LabelSettings:
     # with one example per class and no Poisson learning (accuracy 0.533 against 0.498),
     # else 'image'
     rule: LabelRule | None = None
-    threshold_on: ThresholdOn = "margin"  # ranks right and wrong labels better than 'loss'
+    # 'confidence': still ranks after reviews, where the blended margin stops ranking
+    # (benchmarks/review.py); 'margin' ranks better than 'loss' before any review
+    threshold_on: ThresholdOn = "confidence"
     spread: float = 0.8  # share of an image's losses from its neighbours; 0.8, 0.9 alike, 0.5 worse
     max_val: float = DEFAULT_MAX_VAL  # SSIM's dynamic range
     target_precision: float = 0.95  # what the calibrated threshold aims for
@@ -64,8 +70,10 @@ class LabelSettings:
             raise ValueError(f"aggregate must be one of {AGGREGATES}, not {self.aggregate!r}")
         if self.rule not in (None, "image", "cluster"):
             raise ValueError(f"rule must be 'image', 'cluster' or None, not {self.rule!r}")
-        if self.threshold_on not in ("loss", "margin"):
-            raise ValueError(f"threshold_on must be 'loss' or 'margin', not {self.threshold_on!r}")
+        if self.threshold_on not in THRESHOLD_ON:
+            raise ValueError(
+                f"threshold_on must be one of {THRESHOLD_ON}, not {self.threshold_on!r}"
+            )
         if not 0.0 <= self.spread < 1.0:
             raise ValueError(f"spread must be in [0, 1), not {self.spread}")
         if not 0.0 <= self.poisson <= 1.0:
@@ -135,13 +143,20 @@ class Labels:
     threshold_on: ThresholdOn = "loss"  # "loss": accept ssim_loss < t; "margin": margin >= t
     known: np.ndarray | None = None  # (n,) class a person gave, -1 where none
     source: np.ndarray | None = None  # (n,) "example", "reviewed" or "auto"
+    confidence: np.ndarray | None = None  # (n,) see ``confidence_of``; None: the margin's
+    evidence_losses: np.ndarray | None = None  # (n, k) SSIM evidence alone (before Poisson)
+    scales: tuple[float, float] = (1.0, 1.0)  # typical margins: blended, SSIM evidence
+
+    def __post_init__(self):
+        if self.confidence is None:
+            self.confidence = confidence_of(self.class_losses, None, self.label, self.scales)
 
     def accepted(self, threshold: float) -> np.ndarray:
         """Which labels a threshold accepts; a class a person gave is always accepted."""
-        if self.threshold_on == "margin":
-            ok = self.margin >= threshold
-        else:
+        if self.threshold_on == "loss":
             ok = self.ssim_loss < threshold
+        else:
+            ok = self.score >= threshold
         return ok if self.known is None else ok | (self.known >= 0)
 
     def with_known(self, known: Known) -> Labels:
@@ -156,23 +171,36 @@ class Labels:
         loss[known.index], margin[known.index] = _loss_and_margin(
             self.class_losses[known.index], known.classes
         )
+        confidence = self.confidence.copy()
+        evidence = None if self.evidence_losses is None else self.evidence_losses[known.index]
+        confidence[known.index] = confidence_of(
+            self.class_losses[known.index], evidence, known.classes, self.scales
+        )
         return replace(
-            self, label=label, ssim_loss=loss, margin=margin, known=known_class, source=source
+            self,
+            label=label,
+            ssim_loss=loss,
+            margin=margin,
+            known=known_class,
+            source=source,
+            confidence=confidence,
         )
 
     @property
     def score(self) -> np.ndarray:
         """The number the threshold applies to."""
-        return self.margin if self.threshold_on == "margin" else self.ssim_loss
+        return {"loss": self.ssim_loss, "margin": self.margin}.get(
+            self.threshold_on, self.confidence
+        )
 
     @property
     def doubt(self) -> np.ndarray:
         """Larger for less certain labels, whichever score is thresholded."""
-        return -self.margin if self.threshold_on == "margin" else self.ssim_loss
+        return self.ssim_loss if self.threshold_on == "loss" else -self.score
 
     def threshold_for_doubt(self, doubt: float) -> float:
         """The threshold that accepts exactly the images with ``self.doubt <= doubt``."""
-        return -doubt if self.threshold_on == "margin" else doubt + 1e-6
+        return doubt + 1e-6 if self.threshold_on == "loss" else -doubt
 
     def __len__(self) -> int:
         return len(self.label)
@@ -187,6 +215,7 @@ def label_images(
     settings: LabelSettings = DEFAULT_SETTINGS,
     known: Known | None = None,
     example_codes: np.ndarray | None = None,
+    poisson_steps: int | None = None,
 ) -> Labels:
     """Labels for every image from its (n, n_examples) SSIM against the examples.
 
@@ -194,8 +223,11 @@ def label_images(
     (n, latent_dim) give the graph the losses spread along; ``clusters`` (n,) the cluster
     of each image; ``known``: images whose class a person gave, which keep it;
     ``example_codes`` (n_examples, latent_dim), needed with ``settings.poisson``, place the
-    examples in the graph. Notebook 05, the explorer, the benchmarks and the headless run
-    all label through here.
+    examples in the graph; ``poisson_steps``: how long Poisson learning walks (None: until
+    a walk from all the examples mixes; a session passes what its person's examples alone
+    need, so that reviews, which mix the walk sooner, never shorten it: see
+    ``poisson_walk_steps``). Notebook 05, the explorer, the benchmarks and the headless
+    run all label through here.
     """
     losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
     clamp = None
@@ -204,17 +236,23 @@ def label_images(
         losses[known.index] = 1.0  # as unlike every other class as SSIM allows
         losses[known.index, known.classes] = 0.0  # and exactly like its own
         clamp = known.index
-    losses = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
+    evidence = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
+    losses = evidence
     if uses_poisson(settings, len(codes)):
         if example_codes is None:
             raise ValueError("labelling with settings.poisson > 0 needs the examples' codes")
         scores = poisson_scores(
-            codes, example_codes, example_labels, n_classes, settings.n_neighbors
+            codes, example_codes, example_labels, n_classes, settings.n_neighbors, poisson_steps
         )
-        losses = blend_poisson(losses, scores, settings.poisson)
+        losses = blend_poisson(evidence, scores, settings.poisson)
     n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
     labels = assign_labels(
-        losses, clusters, n_clusters, settings.rule_for(example_labels), settings.threshold_on
+        losses,
+        clusters,
+        n_clusters,
+        settings.rule_for(example_labels),
+        settings.threshold_on,
+        evidence,
     )
     return labels if known is None else labels.with_known(known)
 
@@ -304,17 +342,37 @@ def poisson_scores(
     example_labels,
     n_classes: int,
     n_neighbors: int = DEFAULT_NEIGHBOURS,
+    steps: int | None = None,
 ) -> np.ndarray:
     """(n, n_classes) Poisson learning on the codes' graph: each example a source of its
     one-hot class minus the examples' mean, where it joins the graph; larger is more
-    likely (Calder et al., 2020). Uses the examples' places only, not their SSIM."""
+    likely (Calder et al., 2020). Uses the examples' places only, not their SSIM.
+    ``steps`` None: ``poisson_walk_steps`` of these examples."""
     example_labels = np.asarray(example_labels)
     check_examples_cover_classes(example_labels, n_classes)
     graph = knn_graph(codes, n_neighbors)
     places = example_places(codes, example_codes, n_neighbors)
     one_hot = np.eye(n_classes)[example_labels]
-    steps = mixing_steps(graph, np.unique(places.indices))
+    if steps is None:
+        steps = mixing_steps(graph, np.unique(places.indices))
     return poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
+
+
+def poisson_walk_steps(
+    codes: np.ndarray, example_codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS
+) -> int:
+    """How long Poisson learning walks from these examples: until a walk begun where they
+    join the graph has mixed (``graph.mixing_steps``, the paper's rule).
+
+    Reviews must not shorten it. Reviews sit at class boundaries, all over the graph, so a
+    walk from them mixes within the minimum 50 steps; with that short a walk the class
+    scores near a reviewed image are dominated by its own source, and the margin then
+    ranks by nearness to a review, not by how sure a label is (Fashion-MNIST, 10 examples
+    a class, 300 least-certain reviews: the best share at precision 0.95 fell from 0.41 to
+    0.16 with 50 steps, 0.43 with the examples' 117). A session walks as long as its
+    person's examples alone need, however many reviews join them."""
+    graph = knn_graph(codes, n_neighbors)
+    return mixing_steps(graph, np.unique(example_places(codes, example_codes, n_neighbors).indices))
 
 
 def blend_poisson(
@@ -345,16 +403,20 @@ def assign_labels(
     n_clusters: int,
     rule: LabelRule,
     threshold_on: ThresholdOn,
+    evidence: np.ndarray | None = None,
+    scales: tuple[float, float] | None = None,
 ) -> Labels:
-    """Give every image a class, a loss and a margin.
+    """Give every image a class, a loss, a margin and a confidence.
 
     ``rule="image"``: each image takes the class it is closest to. ``rule="cluster"``: each
     image takes its cluster's class (the tutorial's idea), scored against that class.
-    ``threshold_on`` picks what the threshold applies to: the SSIM loss, or the margin by
-    which the runner-up class is worse.
+    ``threshold_on`` picks what the threshold applies to: the SSIM loss, the margin by
+    which the runner-up class is worse, or the confidence (``confidence_of``), for which
+    ``evidence`` are the SSIM losses before Poisson learning (None: ``losses``) and
+    ``scales`` the pile's typical margins (None: measured on these rows).
     """
-    if threshold_on not in ("loss", "margin"):
-        raise ValueError(f"threshold_on must be 'loss' or 'margin', not {threshold_on!r}")
+    if threshold_on not in THRESHOLD_ON:
+        raise ValueError(f"threshold_on must be one of {THRESHOLD_ON}, not {threshold_on!r}")
     losses = np.asarray(losses, np.float32)
     clusters = np.asarray(clusters)
     mapping = map_clusters_to_classes(losses, clusters, n_clusters)
@@ -365,7 +427,51 @@ def assign_labels(
     else:
         raise ValueError(f"rule must be 'image' or 'cluster', not {rule!r}")
     given, margin = _loss_and_margin(losses, label)
-    return Labels(label, given, margin, clusters, losses, mapping, rule, threshold_on)
+    if scales is None:
+        scales = confidence_scales(losses, evidence)
+    return Labels(
+        label,
+        given,
+        margin,
+        clusters,
+        losses,
+        mapping,
+        rule,
+        threshold_on,
+        confidence=confidence_of(losses, evidence, label, scales),
+        evidence_losses=evidence,
+        scales=scales,
+    )
+
+
+def confidence_scales(
+    losses: np.ndarray, evidence: np.ndarray | None = None
+) -> tuple[float, float]:
+    """The typical margin (standard deviation over the rows) of each image's closest class,
+    by the blended ``losses`` and by the SSIM ``evidence`` (None: the same losses)."""
+    evidence = losses if evidence is None else evidence
+
+    def typical(x):
+        if len(x) == 0:
+            return 1.0
+        return max(float(np.std(_loss_and_margin(x, np.argmin(x, axis=1))[1])), 1e-12)
+
+    return typical(losses), typical(evidence)
+
+
+def confidence_of(
+    losses: np.ndarray, evidence: np.ndarray | None, label: np.ndarray, scales: tuple[float, float]
+) -> np.ndarray:
+    """How sure each label is: how far ``label`` is ahead of the best other class by the
+    blended ``losses`` and by the SSIM ``evidence`` alone, each divided by its typical
+    margin (``scales``), whichever is smaller; negative when either puts another class
+    first. Without Poisson learning (``evidence`` None) it is the margin over its scale,
+    in the margin's order."""
+    _, lead = _loss_and_margin(losses, label)
+    confidence = lead / scales[0]
+    if evidence is not None:
+        confidence = np.minimum(confidence, _loss_and_margin(evidence, label)[1] / scales[1])
+    return confidence.astype(np.float32)
 
 
 def _loss_and_margin(losses: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

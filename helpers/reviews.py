@@ -5,6 +5,11 @@ crash or a kernel restart loses nothing and two explorers writing at once never 
 half rows. The last row for an image wins. A person may also write or edit the file by hand
 (a spreadsheet will do): a row naming an unknown image or class is reported and ignored,
 never fatal. ``undo`` takes back a review, leaving the file valid after every step.
+
+A review of an image drawn at random for the purpose (an *audit* pick: the review queue
+mixes one in; see ``helpers.session.review_queue``) has ``audit`` 1: those images are a
+fair sample of the pile, so the threshold is calibrated on them. A row without the column
+(an older file, a hand-written row) is an ordinary review.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 from helpers.files import write_text
 
-FIELDS = ("image", "label", "time")
+FIELDS = ("image", "label", "time", "audit")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Review:
     image: str  # as in labels.csv: index in the test split, or path under the data folder
     label: str  # class name
     time: str  # when, ISO 8601 (UTC)
+    audit: bool = False  # the image was drawn at random for review
 
 
 @dataclass
@@ -37,6 +43,7 @@ class ReadReviews:
     and the rows that could not be used, with why."""
 
     classes: dict[int, int] = field(default_factory=dict)
+    audit: set[int] = field(default_factory=set)  # images whose applying row is an audit
     ignored: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
 
 
@@ -46,20 +53,21 @@ class ReviewLog:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
 
-    def append(self, image: str, label: str) -> Review:
+    def append(self, image: str, label: str, audit: bool = False) -> Review:
         """Add one review, on disk before this returns."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        review = Review(str(image), str(label), now)
+        review = Review(str(image), str(label), now, bool(audit))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         with self._locked():
+            self._add_audit_column()
             with open(self.path, "a+b") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 if size == 0:
                     writer.writerow(FIELDS)
                 elif os.pread(fh.fileno(), 1, size - 1) != b"\n":
                     out.write("\n")  # a hand-edited file without a final newline
-                writer.writerow([review.image, review.label, review.time])
+                writer.writerow([review.image, review.label, review.time, int(review.audit)])
                 fh.write(out.getvalue().encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -83,6 +91,18 @@ class ReviewLog:
             csv.writer(out, lineterminator="\n").writerows(rows)
             write_text(self.path, out.getvalue())  # atomic: the file stays valid
             return True
+
+    def _add_audit_column(self) -> None:
+        """An older file's header (image,label,time) gains the audit column, atomically."""
+        if not self.path.is_file():
+            return
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+        if rows and [c.strip().lower() for c in rows[0]] == list(FIELDS[:3]):
+            rows[0] = list(FIELDS)
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            write_text(self.path, out.getvalue())
 
     @contextmanager
     def _locked(self):
@@ -114,7 +134,7 @@ class ReviewLog:
         for number, row in enumerate(self.rows(), start=2):
             if not row or not any(cell.strip() for cell in row):
                 continue
-            image, label = (row + ["", ""])[:2]
+            image, label, _, audit = (row + ["", "", "", ""])[:4]
             image, label = image.strip(), label.strip()
             if image not in where:
                 out.ignored.append((number, f"image {image!r} is not in this run's pile"))
@@ -122,4 +142,8 @@ class ReviewLog:
                 out.ignored.append((number, f"class {label!r} is not one of the classes"))
             else:
                 out.classes[where[image]] = classes[label]
+                if audit.strip().lower() in ("1", "true", "yes"):
+                    out.audit.add(where[image])
+                else:
+                    out.audit.discard(where[image])
         return out

@@ -1,6 +1,7 @@
-"""The threshold explorer: a slider for the threshold (on the margin or the SSIM loss, as
-the labels say) and a class picker that update, without recomputing anything heavy, the
-count accepted, the precision and coverage (when truth is known) and a gallery.
+"""The threshold explorer: a slider for the threshold (on the confidence, the margin or the
+SSIM loss, as the labels say) and a class picker that update, without recomputing anything
+heavy, the count accepted, the estimated precision (with what it rests on), the precision
+and coverage (when truth is known) and a gallery.
 
 With a ``LabelSession`` it is also where a person reviews: pick images in the gallery (the
 button under each), then press a class to give them that class, or *confirm* to keep the
@@ -11,6 +12,7 @@ a button, so the keyboard works too: Tab to move, Space or Enter to press.
 
 from __future__ import annotations
 
+import html
 import io
 import time
 from collections.abc import Sequence
@@ -19,10 +21,17 @@ import ipywidgets as w
 import numpy as np
 
 from helpers.labels import Known, Labels
-from helpers.session import review_order
+from helpers.session import review_queue
 
 ALL = -1
 ORDERS = ("nearest the threshold", "least certain")
+QUEUE_LENGTH = 1_000  # images of the review queue made at a time
+# the slider's label and the summary's words, by what the threshold applies to
+_SCORE_NAMES = {
+    "confidence": ("confidence ≥", "confidence &ge; "),
+    "margin": ("margin ≥", "margin &ge; "),
+    "loss": ("SSIM loss <", "SSIM loss &lt; "),
+}
 
 
 def thumbnail_png(image: np.ndarray, scale: int = 2) -> bytes:
@@ -59,7 +68,7 @@ class _Ranked:
         doubt = np.asarray(labels.doubt[open_], np.float64)
         rank = np.argsort(doubt, kind="stable")
         self.order, self.doubt = open_[rank], doubt[rank]
-        self.by_margin = labels.threshold_on == "margin"
+        self.by_margin = labels.threshold_on != "loss"  # margin or confidence: larger is surer
         if true_labels is not None:
             has_truth = true_labels >= 0
             wrong = has_truth & (labels.label != true_labels)
@@ -70,7 +79,7 @@ class _Ranked:
 
     def n_open(self, threshold: float) -> int:
         """How many of the open images ``threshold`` accepts (the first ones of ``order``),
-        exactly as ``Labels.accepted``: margin >= t, or loss < t."""
+        exactly as ``Labels.accepted``: score >= t, or loss < t."""
         if self.by_margin:
             return int(np.searchsorted(self.doubt, -threshold, side="right"))
         return int(np.searchsorted(self.doubt, threshold, side="left"))
@@ -89,24 +98,26 @@ class ThresholdExplorer:
         session=None,
         max_gallery: int = 30,
         order: str | None = None,
+        calibration=None,
     ):
+        self._audit: set[int] = set()  # images shown as audit picks
         self.labels = labels  # (a property: a new Labels drops what was sorted for the old)
         self.images = images  # uint8 or float; only the images shown are made into PNGs
         self._thumbnails: dict[int, bytes] = {}
         self.class_names = list(class_names)
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
         self.session = session
+        self.calibration = calibration  # what the summary's precision estimate comes from
         self.max_gallery = max_gallery
         self.history: list[tuple[object, Labels]] = []  # (review, labels before it)
         top = _slider_top(labels)
-        by_margin = labels.threshold_on == "margin"
         self.slider = w.FloatSlider(
             value=min(max(float(threshold), 0.0), top),
             min=0.0,
             max=top,
             step=float(f"{top / 400:.1g}"),
             readout_format=".4f",
-            description="margin ≥" if by_margin else "SSIM loss <",
+            description=_SCORE_NAMES[labels.threshold_on][0],
             continuous_update=False,
             style={"description_width": "initial"},
             layout=w.Layout(width="520px"),
@@ -196,7 +207,8 @@ class ThresholdExplorer:
             n = ranked.n_open(self.threshold)
             return ranked.order[max(0, n - self.max_gallery) : n]
         if self._queue is None:
-            self._queue = review_order(self.labels, "least certain")
+            self._queue, audit = review_queue(self.labels, QUEUE_LENGTH)
+            self._audit |= set(self._queue[audit].tolist())  # shown as such until reviewed
         idx = self._queue
         if self.picker.value != ALL:
             idx = idx[self.labels.label[idx] == self.picker.value]
@@ -216,9 +228,14 @@ class ThresholdExplorer:
         text = (
             f"<b>{accepted}</b> of {ranked.size} images accepted "
             f"({stats['coverage']:.1%} of all {len(self.labels)}) at "
-            + ("margin &ge; " if self.labels.threshold_on == "margin" else "SSIM loss &lt; ")
+            + _SCORE_NAMES[self.labels.threshold_on][1]
             + f"{self.threshold:.4f}"
         )
+        if self.calibration is not None and self.calibration.calibrated:
+            estimate = self.calibration.estimate(self.threshold)
+            stats["estimated_precision"] = estimate["estimated_precision"]
+            stats["audit"] = estimate["audit"]
+            text += f"<br>{html.escape(self.calibration.describe(self.threshold))}"
         if self.true_labels is not None:
             stats["wrong"] = ranked.known_wrong + int(ranked.wrong[n_open])
             n_known = ranked.known_with_truth + int(ranked.with_truth[n_open])
@@ -263,15 +280,21 @@ class ThresholdExplorer:
             truth = None if self.true_labels is None else int(self.true_labels[i])
             wrong = truth is not None and truth >= 0 and truth != int(self.labels.label[i])
             reviewed = self._is_reviewed(i)
+            audit = i in self._audit
             if reviewed:
                 pick.description, pick.button_style = f"✓ {name}", "success"
             else:
-                pick.description = f"{name} {self.labels.score[i]:.2g}"
+                pick.description = ("⚄ " if audit else "") + f"{name} {self.labels.score[i]:.2g}"
                 pick.button_style = "danger" if wrong else ""
             pick.tooltip = (
                 f"image {i}: {self.class_names[int(self.labels.label[i])]}"
                 + (f", truly {self.class_names[truth]}" if wrong else "")
                 + (" (reviewed)" if reviewed else "")
+                + (
+                    " (audit pick: drawn at random, to check the threshold's promise)"
+                    if audit
+                    else ""
+                )
             )
             pick.value = False
 
@@ -377,7 +400,9 @@ class ThresholdExplorer:
 
     def _review(self, image: int, class_index: int) -> None:
         review = self.session.log.append(
-            str(self.session.image_ids[image]), self.class_names[class_index]
+            str(self.session.image_ids[image]),
+            self.class_names[class_index],
+            audit=image in self._audit,
         )
         before = self.labels
         self.labels = self.labels.with_known(Known.of([image], [class_index], "reviewed"))

@@ -360,3 +360,20 @@ def write_labels(run: RunDir, labels, threshold: float, split: Split):
         labels, threshold, split.class_names, image_ids=split.test_ids, true_labels=split.y_test
     )
     return run.save_csv("labels.csv", rows, fields)
+
+
+def open_session(
+    run_dir: str | None = None, per_class: int = 10, seed: int = 0
+) -> tuple[LabelSession, Split]:
+    """The label session of a run directory, as notebook 05 makes it with its defaults:
+    from what the run saved (weights, codes, clusters, scores), computing what is missing."""
+    profile, run, split = setup(None, run_dir, seed)
+    _, encoder, decoder, _ = get_autoencoder(run, profile, split, seed=seed, verbose=0)
+    encoded = get_codes(run, encoder, split)
+    recon = Reconstructions(decoder, encoded["codes"])
+    clusters = get_clusters(run, encoded["codes"], len(split.class_names), seed=seed)["clusters"]
+    examples = get_examples(split, encoder, decoder, per_class, seed=seed)
+    settings = LabelSettings()
+    similarity = get_similarity(run, recon, examples, len(split.class_names), settings.max_val)
+    session = label_session(run, split, encoded, recon, clusters, examples, similarity, settings)
+    return session, split

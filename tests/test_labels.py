@@ -100,7 +100,7 @@ def test_label_images_is_combine_then_spread_then_assign(rng):
     expected = L.assign_labels(by_hand, clusters, 2, "image", "margin")
     np.testing.assert_array_equal(labels.label, expected.label)
     np.testing.assert_allclose(labels.margin, expected.margin)
-    assert labels.threshold_on == "margin" and labels.rule == "image"
+    assert labels.threshold_on == "confidence" and labels.rule == "image"
     tutorial = L.label_images(sim, ex, 3, codes, clusters, L.TUTORIAL)
     np.testing.assert_allclose(tutorial.class_losses, L.class_losses(sim, ex, 3, "mean"))
     assert tutorial.rule == "cluster" and tutorial.threshold_on == "loss"

@@ -10,7 +10,7 @@ from helpers.artifacts import RunDir
 from helpers.labels import DEFAULT_SETTINGS, Known, label_images
 from helpers.reviews import ReviewLog
 from helpers.scoring import Reconstructions
-from helpers.session import LabelSession, review_order
+from helpers.session import AUDIT_EVERY, LabelSession, review_order, review_queue
 from helpers.ssim import pairwise_ssim
 
 
@@ -25,7 +25,7 @@ def test_append_writes_a_valid_file_at_once_and_undo_takes_one_back(tmp_path):
     second = log.append("img2.png", "dog")
     third = log.append("img1.png", "dog")  # a second thought: the last row wins
     rows = _rows(log.path)
-    assert rows[0] == ["image", "label", "time"] and len(rows) == 4
+    assert rows[0] == ["image", "label", "time", "audit"] and len(rows) == 4
     assert rows[1][:2] == ["img1.png", "cat"] and rows[1][2] == first.time
     read = log.read(["img1.png", "img2.png"], ["cat", "dog"])
     assert read.classes == {0: 1, 1: 1} and read.ignored == []
@@ -72,8 +72,8 @@ def test_two_explorers_writing_at_once_leave_a_valid_file(tmp_path):
     with multiprocessing.get_context("fork").Pool(2) as pool:
         pool.map(_write_many, [(path, "a"), (path, "b")])
     rows = _rows(path)
-    assert rows[0] == ["image", "label", "time"]
-    assert len(rows) == 101 and all(len(r) == 3 and r[1] == "cat" for r in rows[1:])
+    assert rows[0] == ["image", "label", "time", "audit"]
+    assert len(rows) == 101 and all(len(r) == 4 and r[1] == "cat" for r in rows[1:])
     assert {r[0] for r in rows[1:]} == {f"{w}-{i}.png" for w in "ab" for i in range(50)}
 
 
@@ -120,6 +120,7 @@ def test_relabel_scores_only_new_columns_and_equals_a_full_recomputation(tmp_pat
         DEFAULT_SETTINGS,
         known,
         example_codes=np.concatenate([session.example_codes, session.codes[reviewed]]),
+        poisson_steps=session.poisson_steps(),
     )
     np.testing.assert_array_equal(labels.label, expected.label)
     np.testing.assert_allclose(labels.margin, expected.margin, atol=1e-5)
@@ -130,7 +131,7 @@ def test_relabel_scores_only_new_columns_and_equals_a_full_recomputation(tmp_pat
     again = _session(tmp_path, x, ex_idx, y[ex_idx])
     relabelled, _ = again.relabel()
     np.testing.assert_array_equal(relabelled.label, labels.label)
-    assert calibration.n_held_out == len(columns)
+    assert calibration.n_held_out == len(ex_idx)  # the person's examples; reviews are no sample
 
 
 def test_review_order_skips_what_a_person_already_gave(tmp_path, real_images):
@@ -160,3 +161,78 @@ def test_class_by_class_order_takes_each_class_in_turn(rng):
     for c in range(3):  # within a class, least certain first
         mine = order[labels.label[order] == c]
         assert (np.diff(labels.margin[mine]) >= 0).all()
+
+
+def test_audit_rows_survive_a_hand_edit_and_an_undo(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("image,label,time\nimg1.png,cat,\n")  # an older file, by hand
+    log = ReviewLog(path)
+    picked = log.append("img2.png", "dog", audit=True)
+    assert _rows(path)[0] == ["image", "label", "time", "audit"]  # the column added
+    assert _rows(path)[1] == ["img1.png", "cat", ""]  # the rest as it was
+    log.append("img3.png", "cat")
+    names = ["img1.png", "img2.png", "img3.png"]
+    assert log.read(names, ["cat", "dog"]).audit == {1}
+    with open(path, "a") as fh:  # a hand edit in a spreadsheet: a new audit row
+        fh.write("img3.png,dog,,1\n")
+    read = log.read(names, ["cat", "dog"])
+    assert read.audit == {1, 2} and read.classes[2] == 1
+    second_thought = log.append("img2.png", "cat")  # not an audit any more: the last row wins
+    assert log.read(names, ["cat", "dog"]).audit == {2}
+    assert log.undo(second_thought)  # undone: the audit row applies again
+    assert log.read(names, ["cat", "dog"]).audit == {1, 2}
+    assert log.undo(picked) and log.read(names, ["cat", "dog"]).audit == {2}
+
+
+def test_review_queue_mixes_in_audit_picks_drawn_at_random(tmp_path, real_images):
+    x, y = real_images
+    x, y = x[:90], np.minimum(y[:90], 2)
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
+    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    labels, _ = session.relabel()
+    queue, audit = review_queue(labels, 20)
+    assert len(set(queue.tolist())) == 20 and audit.sum() == 20 // AUDIT_EVERY
+    assert np.flatnonzero(audit).tolist() == [4, 9, 14, 19]  # every fifth
+    rest = queue[~audit]
+    least = review_order(labels)
+    assert rest.tolist() == least[~np.isin(least, queue[audit])][:16].tolist()
+    # the audit picks come from one permutation of the pile, whatever the labels say:
+    # review the first ones, and the next picks are the next of the same permutation
+    more, more_audit = review_queue(labels, 60)
+    for i in queue[audit]:
+        session.log.append(str(i), "abc"[y[i]], audit=True)
+    after, _ = session.relabel()
+    next_queue, next_audit = review_queue(after, 20)
+    assert next_queue[next_audit].tolist() == more[more_audit][4:8].tolist()
+    assert not np.isin(next_queue, queue[audit]).any()
+    assert session.audit == set(queue[audit].tolist())
+    assert review_queue(labels, 20, audit_every=0)[1].sum() == 0
+
+
+def _precision_by_thirds(labels, truth):
+    """Precision of the open labels in thirds of confidence, surest third first."""
+    open_ = np.flatnonzero(labels.known < 0)
+    ranked = open_[np.argsort(-labels.confidence[open_], kind="stable")]
+    return [float((labels.label[t] == truth[t]).mean()) for t in np.array_split(ranked, 3)]
+
+
+def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_mnist):
+    (_, _), (x_test, y_test) = fashion_mnist
+    from helpers.data import to_float_images
+
+    keep = np.flatnonzero(np.isin(y_test, (0, 1, 7)))[:600]  # T-shirt, Trouser, Sneaker
+    x, y = to_float_images(x_test[keep]), np.searchsorted([0, 1, 7], y_test[keep])
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(3)])
+    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    labels, _ = session.relabel()
+    before = _precision_by_thirds(labels, y)
+    # a round of unbalanced reviews: the 40 least certain images of one class only
+    queue = review_order(labels)
+    one_class = [i for i in queue if y[i] == 0][:40]
+    for i in one_class:
+        session.log.append(str(i), "a")
+    labels, _ = session.relabel()
+    after = _precision_by_thirds(labels, y)
+    for thirds in (before, after):  # surer thirds are at least as precise, within noise
+        assert thirds[0] >= thirds[1] - 0.02 and thirds[1] >= thirds[2] - 0.02, thirds
+        assert thirds[0] > thirds[2]

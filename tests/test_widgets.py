@@ -105,7 +105,25 @@ def _session_explorer(tmp_path):
         __import__("helpers.labels", fromlist=["x"]).DEFAULT_SETTINGS,
     )
     labels, calibration = session.relabel()
-    return ThresholdExplorer(labels, images, ["a", "b", "c"], 0.0, session=session), session
+    explorer = ThresholdExplorer(
+        labels, images, ["a", "b", "c"], 0.0, session=session, calibration=calibration
+    )
+    return explorer, session
+
+
+def test_the_summary_says_how_precise_and_on_what_it_rests(tmp_path):
+    ex, session = _session_explorer(tmp_path)
+    assert "estimated precision" in ex.summary.value and "no fair sample" in ex.summary.value
+    assert ex.stats["audit"]["accepted"] == 0  # no audit reviews yet
+    # every fifth image of the queue is an audit pick; reviewing it says so in reviews.csv
+    audit = [k for k, i in enumerate(ex.shown) if int(i) in ex._audit]
+    assert audit and audit[0] == 4 and ex.picks[4].description.startswith("⚄")
+    ex.picks[4].value = ex.picks[0].value = True
+    ex.confirm_button.click()
+    rows = {r[0]: r[3] for r in session.log.rows()}
+    assert rows == {f"img{ex.shown[4]}.png": "1", f"img{ex.shown[0]}.png": "0"}
+    ex.relabel_button.click()
+    assert ex.calibration.n_audit == 1 and "1 audit review" in ex.status.value
 
 
 def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
@@ -148,7 +166,7 @@ def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
     assert (again.labels.source[picked] == "reviewed").all()
 
 
-@pytest.mark.parametrize("threshold_on", ["loss", "margin"])
+@pytest.mark.parametrize("threshold_on", ["loss", "margin", "confidence"])
 def test_counts_by_binary_search_equal_a_pass_over_the_pile(threshold_on):
     from helpers.labels import Known
 
