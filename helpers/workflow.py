@@ -363,11 +363,15 @@ def write_labels(run: RunDir, labels, threshold: float, split: Split):
 
 
 def open_session(
-    run_dir: str | None = None, per_class: int = 10, seed: int = 0
+    run_dir: str | None = None, per_class: int = 10, seed: int = 0, profile: str | None = None
 ) -> tuple[LabelSession, Split]:
     """The label session of a run directory, as notebook 05 makes it with its defaults:
-    from what the run saved (weights, codes, clusters, scores), computing what is missing."""
-    profile, run, split = setup(None, run_dir, seed)
+    from what the run saved (weights, codes, clusters, scores), computing what is missing.
+    ``profile`` None: the one the run's weights were made in, else the environment's."""
+    run = RunDir(run_dir)
+    if profile is None and run.has(WEIGHTS_INFO):
+        profile = run.load_json(WEIGHTS_INFO).get("profile")
+    profile, run, split = setup(profile, run_dir, seed)
     _, encoder, decoder, _ = get_autoencoder(run, profile, split, seed=seed, verbose=0)
     encoded = get_codes(run, encoder, split)
     recon = Reconstructions(decoder, encoded["codes"])

@@ -77,7 +77,7 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
     cal = C.calibrate_threshold(
         _labels(pile, ex_labels, settings), x[ex_idx], ex_labels, settings, pile
     )
-    assert "spread" in cal.method and cal.held_out_precision >= 0.95
+    assert "spread" in cal.method and cal.met_target
     loo = np.zeros((15, 3), np.float32)
     honest = C._spread_held_out(loo, ex_labels, 3, settings, pile)
     pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly

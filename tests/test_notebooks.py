@@ -69,11 +69,19 @@ def test_papermill_injects_parameters(tmp_path):
     assert f"results in {tmp_path / 'injected'}" in printed
 
 
-def test_headless_run_writes_notebooks_html_and_labels(tmp_path):
+@pytest.fixture(scope="module")
+def headless_run(tmp_path_factory):
+    """One smoke-profile headless run, and what it printed."""
+    tmp_path = tmp_path_factory.mktemp("headless")
     command = [sys.executable, "-m", "helpers", "run", "--profile", "smoke"]
     done = subprocess.run(
         command + ["--run-dir", str(tmp_path / "run")], capture_output=True, text=True
     )
+    return tmp_path, done
+
+
+def test_headless_run_writes_notebooks_html_and_labels(headless_run):
+    tmp_path, done = headless_run
     assert done.returncode == 0, done.stderr[-3000:]
     # only the lines that matter: no kernel transport or shutdown warnings
     assert not done.stderr.strip(), done.stderr[-3000:]
@@ -114,3 +122,45 @@ def _library_labels(path):
         clusters,
         example_codes=encode(encoder, split.x_train[idx]),
     ).label
+
+
+def _kept(rows, target=0.95):
+    """Share of the pile kept: accepted labels (reviewed ones among them), if together at
+    least ``target`` right; and their precision."""
+    accepted = [r for r in rows if r["accepted"] == "1"]
+    right = sum(r["label"] == r["true_label"] for r in accepted)
+    precision = right / len(accepted) if accepted else 0.0
+    return (len(accepted) / len(rows) if precision >= target else 0.0), precision
+
+
+def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
+    tmp_path, done = headless_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "helpers", "queue", "--run-dir", str(run), "-n", "50"]
+    queue = subprocess.run(command, capture_output=True, text=True)
+    assert queue.returncode == 0, queue.stderr[-3000:]
+    rows = list(csv.DictReader(queue.stdout.splitlines()))
+    assert queue.stdout.startswith("image,label,time,audit") and len(rows) == 50
+    assert [r["audit"] for r in rows].count("1") == 10 and rows[4]["audit"] == "1"
+    with open(run / "labels.csv") as fh:
+        before = list(csv.DictReader(fh))
+    truth = {r["image"]: r["true_label"] for r in before}
+    assert all(r["label"] == before[int(r["image"])]["label"] for r in rows)  # as labelled
+    # a reviewer corrects the labels and appends the rows to reviews.csv
+    with open(run / "reviews.csv", "a", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "label", "time", "audit"])
+        writer.writerows([r["image"], truth[r["image"]], "", r["audit"]] for r in rows)
+    again = subprocess.run(
+        [sys.executable, "-m", "helpers", "run", "--profile", "smoke", "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    with open(run / "labels.csv") as fh:
+        after = list(csv.DictReader(fh))
+    reviewed = {r["image"]: r for r in after if r["source"] == "reviewed"}
+    assert set(reviewed) == {r["image"] for r in rows}
+    assert all(r["label"] == truth[i] and r["accepted"] == "1" for i, r in reviewed.items())
+    assert _kept(after)[0] >= _kept(before)[0], (_kept(before), _kept(after))

@@ -236,3 +236,26 @@ def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_
     for thirds in (before, after):  # surer thirds are at least as precise, within noise
         assert thirds[0] >= thirds[1] - 0.02 and thirds[1] >= thirds[2] - 0.02, thirds
         assert thirds[0] > thirds[2]
+
+
+def test_the_calibrated_threshold_keeps_its_promise_on_a_pile_with_truth(tmp_path, fashion_mnist):
+    from helpers.data import to_float_images
+
+    (_, _), (x_test, y_test) = fashion_mnist
+    keep = np.flatnonzero(np.isin(y_test, (0, 2, 7)))[:900]  # T-shirt, Pullover, Sneaker
+    x, y = to_float_images(x_test[keep]), np.searchsorted([0, 2, 7], y_test[keep])
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in range(3)])
+    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    labels, _ = session.relabel()
+    queue, audit = review_queue(labels, 200)  # 40 audit picks among 200 reviews
+    for i, is_audit in zip(queue, audit, strict=True):
+        session.log.append(str(i), "abc"[y[i]], audit=bool(is_audit))
+    labels, calibration = session.relabel()
+    assert calibration.n_audit == 40 and "40 audit review(s)" in calibration.method
+    accepted = labels.accepted(calibration.threshold)
+    delivered = (labels.label == y)[accepted].mean()  # reviewed ones among them, all right
+    assert 0.2 < accepted.mean() < 1.0
+    assert delivered >= calibration.target_precision - 0.05, delivered
+    estimate = calibration.estimate(calibration.threshold)
+    assert abs(estimate["estimated_precision"] - delivered) < 0.05, (estimate, delivered)
+    assert estimate["audit"]["accepted"] > 0 and "audit reviews it accepts" in str(calibration)
