@@ -17,7 +17,8 @@ share (reviewed images count as right, plus the accepted labels, if together the
 least 0.95 precise; else 0); the best share any threshold keeps at 0.95; relabel seconds.
 Writes benchmarks/results/review.json (with the commit and settings) and review_curve.png.
 
-    python benchmarks/review.py [--piles fashion,usps] [--draws 0,1,2] [--rounds 5] [--per-round 100]
+    python benchmarks/review.py [--piles fashion,usps] [--draws 0,1,2] [--rounds 5]
+                                [--per-round 100]
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ import argparse
 import csv
 import json
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from reports import markdown_table, save_report
+from reports import commit, markdown_table, save_report
 
 from helpers.artifacts import RunDir
 from helpers.cluster import cluster_codes
@@ -179,20 +179,6 @@ def simulate(base: dict, truth: np.ndarray, rounds: int, per_round: int, run_dir
                 name = base["class_names"][truth[i]]
                 session.log.append(str(base["image_ids"][i]), name, audit=bool(audit))
     return rows
-
-
-def commit() -> str:
-    """The checked-out commit, '+' when the tree has changes."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "helpers", "benchmarks/review.py"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout.strip()
-    return head + ("+" if dirty else "")
 
 
 def main(argv=None) -> int:

@@ -30,6 +30,7 @@ from helpers.labels import (
     example_places,
     spread_losses,
     uses_poisson,
+    where_examples_join,
 )
 from helpers.ssim import pairwise_ssim
 
@@ -143,11 +144,15 @@ class Calibration:
                 f"; {fair['right']} of the {fair['accepted']} {kind} it accepts are right "
                 f"(90% interval {low:.2f}-{high:.2f})"
             )
-        if audit["accepted"] < FEW_AUDITS:
+        if audit["of"] == 0:
+            text += (
+                "; no audit reviews yet, so this rests on your examples alone, which are no "
+                "fair sample: treat it as a guess until audit reviews (every fifth) are in"
+            )
+        elif audit["accepted"] < FEW_AUDITS:
             text += (
                 f"; only {audit['accepted']} audit review(s) accepted here, so this rests "
-                "mostly on your examples, which are no fair sample: treat it as a guess "
-                "until more audit reviews are in"
+                "mostly on your examples, which are no fair sample: a rough guess"
             )
         return text
 
@@ -400,32 +405,37 @@ def _poisson_held_out(
     """Each held-out example's losses blended with its Poisson scores from the other
     examples, as ``label_images`` blends an image's.
 
-    Poisson learning is linear in its sources, so the walk from each example's place is
-    computed once (a column each); an example's scores without itself are the other
-    columns weighted by their one-hot classes minus the others' mean, read where the
-    example joins the graph. The blend's scale is the pile's, as when labelling it.
+    Poisson learning is linear in its sources, so an example's scores without itself are
+    the walk from all the sources of each class, and from all sources together, less its
+    own walk, weighted by one-hot classes minus the others' mean and read where it joins
+    the graph: one walk of (classes + 1 + held-out examples) columns, however many reviews
+    are sources too. The blend's scale is the pile's, as when labelling it.
     """
     k = settings.n_neighbors
     graph = knn_graph(pile.codes, k)
-    places = example_places(pile.codes, pile.example_codes, k)
-    steps = pile.poisson_steps or mixing_steps(graph, np.unique(places.indices))
-    walks = poisson(graph, places.toarray(), steps)
+    places = example_places(pile.codes, pile.example_codes, k).tocsc()
+    steps = pile.poisson_steps or mixing_steps(graph, where_examples_join(places))
+    held = np.flatnonzero(np.isfinite(loo).all(axis=1))
     one_hot = np.eye(n_classes)[example_labels]
+    sources = np.c_[places @ one_hot, np.asarray(places.sum(axis=1)), places[:, held].toarray()]
+    walks = poisson(graph, sources, steps, dtype=np.float64)  # sums less a part: no float32
+    by_class, total, own = walks[:, :n_classes], walks[:, n_classes], walks[:, n_classes + 1 :]
     pile_losses = spread_losses(
         class_losses(pile.similarity, example_labels, n_classes, settings.aggregate),
         pile.codes,
         settings.spread,
         k,
     )
-    pile_scores = walks @ (one_hot - one_hot.mean(axis=0))
+    pile_scores = by_class - total[:, None] * one_hot.mean(axis=0)
     scale = float(np.std(pile_losses)) / max(float(np.std(pile_scores)), 1e-30)
     out = np.full_like(loo, np.inf)
-    places = places.tocsc()
-    for i in np.flatnonzero(np.isfinite(loo).all(axis=1)):
-        others = np.arange(len(example_labels)) != i
+    m = len(example_labels)
+    for j, i in enumerate(held):
         rows = places.indices[places.indptr[i] : places.indptr[i + 1]]
-        centred = one_hot[others] - one_hot[others].mean(axis=0)
-        scores = (walks[np.ix_(rows, np.flatnonzero(others))] @ centred).mean(axis=0)
+        others_mean = (one_hot.sum(axis=0) - one_hot[i]) / (m - 1)
+        of_class = by_class[rows] - own[rows, j : j + 1] * one_hot[i]
+        of_all = total[rows] - own[rows, j]
+        scores = (of_class - of_all[:, None] * others_mean).mean(axis=0)
         out[i] = blend_poisson(loo[i], scores, settings.poisson, scale)
     return out
 

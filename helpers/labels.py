@@ -354,7 +354,7 @@ def poisson_scores(
     places = example_places(codes, example_codes, n_neighbors)
     one_hot = np.eye(n_classes)[example_labels]
     if steps is None:
-        steps = mixing_steps(graph, np.unique(places.indices))
+        steps = mixing_steps(graph, where_examples_join(places))
     return poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
 
 
@@ -364,15 +364,19 @@ def poisson_walk_steps(
     """How long Poisson learning walks from these examples: until a walk begun where they
     join the graph has mixed (``graph.mixing_steps``, the paper's rule).
 
-    Reviews must not shorten it. Reviews sit at class boundaries, all over the graph, so a
-    walk from them mixes within the minimum 50 steps; with that short a walk the class
-    scores near a reviewed image are dominated by its own source, and the margin then
-    ranks by nearness to a review, not by how sure a label is (Fashion-MNIST, 10 examples
-    a class, 300 least-certain reviews: the best share at precision 0.95 fell from 0.41 to
-    0.16 with 50 steps, 0.43 with the examples' 117). A session walks as long as its
-    person's examples alone need, however many reviews join them."""
+    A session computes it once, from its person's examples, and keeps it however many
+    reviews join them as sources: reviews sit at class boundaries all over the graph, so a
+    walk from them mixes sooner, and a shorter walk leaves the class scores near each
+    reviewed image dominated by its own source."""
     graph = knn_graph(codes, n_neighbors)
-    return mixing_steps(graph, np.unique(example_places(codes, example_codes, n_neighbors).indices))
+    places = example_places(codes, example_codes, n_neighbors)
+    return mixing_steps(graph, where_examples_join(places))
+
+
+def where_examples_join(places: sparse.spmatrix) -> np.ndarray:
+    """The images (rows of ``example_places``) where any example joins the graph: where a
+    walk from the examples starts."""
+    return np.unique(sparse.coo_matrix(places).row)
 
 
 def blend_poisson(

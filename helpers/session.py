@@ -169,9 +169,9 @@ def review_order(labels: Labels, order: str = "least certain", seed: int = 0) ->
 
     ``"least certain"`` (the default): smallest margin first, the labels the class scores
     are most torn about, where a person's answer changes the most. (Not the lowest
-    confidence: that also puts first images whose SSIM evidence disagrees with the
-    blended scores, and on Fashion-MNIST 100 such reviews made the labels worse, 0.757 ->
-    0.726 accuracy, where 100 smallest-margin reviews made them better, 0.771.)
+    confidence: that also puts first the images whose SSIM evidence disagrees with the
+    blended scores, and on Fashion-MNIST such reviews made the labels worse at first, where
+    reviews by margin made them better.)
     ``"least certain, class by class"``: the same, taking each class's least certain in
     turn, so every class gets reviews. ``"random"``: a seeded shuffle, to measure what the
     order is worth.

@@ -218,7 +218,7 @@ def _review_one_image(page, run_dir: Path) -> None:
     page.screenshot(path=str(OUTPUT / "05_reviewed.png"), full_page=False)
     with open(run_dir / "reviews.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == ["image", "label", "time"] and len(rows) == 2, rows
+    assert rows[0] == ["image", "label", "time", "audit"] and len(rows) == 2, rows
     assert rows[1][1] == given, (rows, given)
     image_id = rows[1][0]
     assert "1 reviewed" in page.locator(".threshold-summary").inner_text()
