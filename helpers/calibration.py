@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from helpers.evaluation import precision_coverage_curve
-from helpers.graph import knn_graph, mixing_steps, nearest_in, poisson, spread
+from helpers.graph import knn_graph, nearest_in, poisson, spread
 from helpers.labels import (
     DEFAULT_SETTINGS,
     Labels,
@@ -28,9 +28,9 @@ from helpers.labels import (
     blend_poisson,
     class_losses,
     example_places,
+    poisson_walk_steps,
     spread_losses,
     uses_poisson,
-    where_examples_join,
 )
 from helpers.ssim import pairwise_ssim
 
@@ -414,7 +414,7 @@ def _poisson_held_out(
     k = settings.n_neighbors
     graph = knn_graph(pile.codes, k)
     places = example_places(pile.codes, pile.example_codes, k).tocsc()
-    steps = pile.poisson_steps or mixing_steps(graph, where_examples_join(places))
+    steps = pile.poisson_steps or poisson_walk_steps(pile.codes, pile.example_codes, k)
     held = np.flatnonzero(np.isfinite(loo).all(axis=1))
     one_hot = np.eye(n_classes)[example_labels]
     sources = np.c_[places @ one_hot, np.asarray(places.sum(axis=1)), places[:, held].toarray()]

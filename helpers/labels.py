@@ -354,29 +354,36 @@ def poisson_scores(
     places = example_places(codes, example_codes, n_neighbors)
     one_hot = np.eye(n_classes)[example_labels]
     if steps is None:
-        steps = mixing_steps(graph, where_examples_join(places))
+        steps = poisson_walk_steps(codes, example_codes, n_neighbors)
     return poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
+
+
+# The fewest steps Poisson learning walks. The paper's rule alone stops at its minimum of 50
+# on both piles measured (the walk from the examples mixes at once); 100 steps labelled
+# better on both: Fashion-MNIST (10 examples a class) and USPS (5 a digit), 3 draws, share
+# of the pile at precision 0.95 0.405 -> 0.423 and 0.493 -> 0.516, accuracy 0.752 -> 0.755
+# and 0.839 -> 0.856 (200 steps: more share, less Fashion-MNIST accuracy).
+POISSON_MIN_STEPS = 100
 
 
 def poisson_walk_steps(
     codes: np.ndarray, example_codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS
 ) -> int:
-    """How long Poisson learning walks from these examples: until a walk begun where they
-    join the graph has mixed (``graph.mixing_steps``, the paper's rule).
+    """How long Poisson learning walks from these examples: until a walk begun at their
+    nodes has mixed (``graph.mixing_steps``, the paper's rule).
 
     A session computes it once, from its person's examples, and keeps it however many
     reviews join them as sources: reviews sit at class boundaries all over the graph, so a
     walk from them mixes sooner, and a shorter walk leaves the class scores near each
     reviewed image dominated by its own source."""
     graph = knn_graph(codes, n_neighbors)
-    places = example_places(codes, example_codes, n_neighbors)
-    return mixing_steps(graph, where_examples_join(places))
+    return mixing_steps(graph, example_nodes(codes, example_codes), min_steps=POISSON_MIN_STEPS)
 
 
-def where_examples_join(places: sparse.spmatrix) -> np.ndarray:
-    """The images (rows of ``example_places``) where any example joins the graph: where a
-    walk from the examples starts."""
-    return np.unique(sparse.coo_matrix(places).row)
+def example_nodes(codes: np.ndarray, example_codes: np.ndarray) -> np.ndarray:
+    """Each example's nearest image: where the paper's walk starts (at the labelled nodes;
+    an example need not be in the pile, so it stands at its nearest image)."""
+    return np.unique(nearest_in(example_codes, codes, 1).ravel())
 
 
 def blend_poisson(

@@ -142,7 +142,7 @@ def test_poisson_held_out_scores_equal_learning_without_the_example(real_images)
     got = C._poisson_held_out(loo, ex_labels, 3, settings, pile)
     graph = G.knn_graph(pile.codes, 5)
     places = L.example_places(pile.codes, pile.example_codes, 5)
-    steps = G.mixing_steps(graph, np.unique(places.nonzero()[0]))  # where the examples join
+    steps = L.poisson_walk_steps(pile.codes, pile.example_codes, 5)
     one_hot = np.eye(3)[ex_labels]
     pile_losses = L.class_losses(pile.similarity, ex_labels, 3, settings.aggregate)
     full = G.poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)

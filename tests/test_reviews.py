@@ -216,14 +216,21 @@ def _precision_by_thirds(labels, truth):
     return [float((labels.label[t] == truth[t]).mean()) for t in np.array_split(ranked, 3)]
 
 
-def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_mnist):
-    (_, _), (x_test, y_test) = fashion_mnist
+def _three_classes(tmp_path, fashion_mnist, classes, n, per_class):
+    """A session on ``n`` Fashion-MNIST test images of three ``classes`` (as a, b, c), the
+    first ``per_class`` of each the examples; and their true classes."""
     from helpers.data import to_float_images
 
-    keep = np.flatnonzero(np.isin(y_test, (0, 1, 7)))[:600]  # T-shirt, Trouser, Sneaker
-    x, y = to_float_images(x_test[keep]), np.searchsorted([0, 1, 7], y_test[keep])
-    ex_idx = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(3)])
-    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    (_, _), (x_test, y_test) = fashion_mnist
+    keep = np.flatnonzero(np.isin(y_test, classes))[:n]
+    x, y = to_float_images(x_test[keep]), np.searchsorted(classes, y_test[keep])
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in range(3)])
+    return _session(tmp_path, x, ex_idx, y[ex_idx]), y
+
+
+def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_mnist):
+    # T-shirt, Trouser, Sneaker
+    session, y = _three_classes(tmp_path, fashion_mnist, (0, 1, 7), 600, 3)
     labels, _ = session.relabel()
     before = _precision_by_thirds(labels, y)
     # a round of unbalanced reviews: the 40 least certain images of one class only
@@ -239,13 +246,8 @@ def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_
 
 
 def test_the_calibrated_threshold_keeps_its_promise_on_a_pile_with_truth(tmp_path, fashion_mnist):
-    from helpers.data import to_float_images
-
-    (_, _), (x_test, y_test) = fashion_mnist
-    keep = np.flatnonzero(np.isin(y_test, (0, 2, 7)))[:900]  # T-shirt, Pullover, Sneaker
-    x, y = to_float_images(x_test[keep]), np.searchsorted([0, 2, 7], y_test[keep])
-    ex_idx = np.concatenate([np.flatnonzero(y == c)[:5] for c in range(3)])
-    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    # T-shirt, Pullover, Sneaker
+    session, y = _three_classes(tmp_path, fashion_mnist, (0, 2, 7), 900, 5)
     labels, _ = session.relabel()
     queue, audit = review_queue(labels, 200)  # 40 audit picks among 200 reviews
     for i, is_audit in zip(queue, audit, strict=True):
