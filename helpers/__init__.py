@@ -7,8 +7,9 @@ Modules by floor; imports point down only:
 - middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``split`` (the run's images), ``model``,
   ``cluster``, ``labels`` (scores -> spread -> assign), ``calibration``, ``tutorial``
   (the tutorial's rule), ``scoring`` (reconstructions decoded from codes), ``sorting``
-- top: ``session`` (relabel with reviews), ``workflow`` (load-or-compute steps for the
-  notebooks), ``widgets``, ``training``, ``headless`` (``python -m helpers``)
+- top: ``session`` (relabel with reviews; the review queue), ``workflow`` (load-or-compute
+  steps for the notebooks), ``widgets``, ``training``, ``headless``, ``queue``
+  (``python -m helpers``)
 
 Import what you need from the module itself (``from helpers.labels import label_images``);
 importing ``helpers`` alone loads nothing heavy.

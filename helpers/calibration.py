@@ -235,16 +235,21 @@ def calibrate_threshold(
             )
     if settings.spread > 0 and usable.any():
         loo[usable] = _spread_held_out(loo, example_labels, n_classes, settings, sample)[usable]
-    evidence = loo.copy()
+    second = None
     if poisson and usable.any():
-        loo[usable] = _poisson_held_out(loo, example_labels, n_classes, settings, sample)[usable]
+        blended, own = _poisson_held_out(
+            loo, example_labels, n_classes, settings, sample, n_person_examples
+        )
+        loo[usable] = blended[usable]
+        if own is not None and labels.second_opinion is not None:
+            second = own[usable]
     held_out = assign_labels(
         loo[usable],
         np.zeros(int(usable.sum()), np.int64),
         1,
         "image",
         settings.threshold_on,
-        evidence[usable],
+        second,
         labels.scales,
     )
     examples = HeldOut(held_out.score, held_out.label == example_labels[usable])
@@ -401,43 +406,57 @@ def _poisson_held_out(
     n_classes: int,
     settings: LabelSettings,
     pile: PileScores,
-) -> np.ndarray:
+    n_person: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Each held-out example's losses blended with its Poisson scores from the other
-    examples, as ``label_images`` blends an image's.
+    examples, as ``label_images`` blends an image's; and, when reviews follow the first
+    ``n_person`` examples (the person's), the same from the other person's examples alone
+    (the confidence's second opinion; else None).
 
     Poisson learning is linear in its sources, so an example's scores without itself are
     the walk from all the sources of each class, and from all sources together, less its
     own walk, weighted by one-hot classes minus the others' mean and read where it joins
-    the graph: one walk of (classes + 1 + held-out examples) columns, however many reviews
-    are sources too. The blend's scale is the pile's, as when labelling it.
+    the graph: one walk of a few columns per group of sources plus one per held-out
+    example, however many reviews are sources too. The blend's scale is the pile's, as
+    when labelling it.
     """
     k = settings.n_neighbors
     graph = knn_graph(pile.codes, k)
     places = example_places(pile.codes, pile.example_codes, k).tocsc()
     steps = pile.poisson_steps or poisson_walk_steps(pile.codes, pile.example_codes, k)
-    held = np.flatnonzero(np.isfinite(loo).all(axis=1))
+    held = np.flatnonzero(np.isfinite(loo).all(axis=1))  # the person's examples only
     one_hot = np.eye(n_classes)[example_labels]
-    sources = np.c_[places @ one_hot, np.asarray(places.sum(axis=1)), places[:, held].toarray()]
-    walks = poisson(graph, sources, steps, dtype=np.float64)  # sums less a part: no float32
-    by_class, total, own = walks[:, :n_classes], walks[:, n_classes], walks[:, n_classes + 1 :]
+    m = len(example_labels)
+    person = m if n_person is None else n_person
+    groups = [np.arange(m)] + ([np.arange(person)] if person < m else [])
+    columns = []
+    for group in groups:
+        columns += [places[:, group] @ one_hot[group], np.asarray(places[:, group].sum(axis=1))]
+    columns.append(places[:, held].toarray())
+    walks = poisson(graph, np.hstack(columns), steps, dtype=np.float64)  # sums less a part
+    own = walks[:, walks.shape[1] - len(held) :]
     pile_losses = spread_losses(
         class_losses(pile.similarity, example_labels, n_classes, settings.aggregate),
         pile.codes,
         settings.spread,
         k,
     )
-    pile_scores = by_class - total[:, None] * one_hot.mean(axis=0)
-    scale = float(np.std(pile_losses)) / max(float(np.std(pile_scores)), 1e-30)
-    out = np.full_like(loo, np.inf)
-    m = len(example_labels)
-    for j, i in enumerate(held):
-        rows = places.indices[places.indptr[i] : places.indptr[i + 1]]
-        others_mean = (one_hot.sum(axis=0) - one_hot[i]) / (m - 1)
-        of_class = by_class[rows] - own[rows, j : j + 1] * one_hot[i]
-        of_all = total[rows] - own[rows, j]
-        scores = (of_class - of_all[:, None] * others_mean).mean(axis=0)
-        out[i] = blend_poisson(loo[i], scores, settings.poisson, scale)
-    return out
+    outs = []
+    for g, group in enumerate(groups):
+        by_class = walks[:, g * (n_classes + 1) : g * (n_classes + 1) + n_classes]
+        total = walks[:, g * (n_classes + 1) + n_classes]
+        pile_scores = by_class - total[:, None] * one_hot[group].mean(axis=0)
+        scale = float(np.std(pile_losses)) / max(float(np.std(pile_scores)), 1e-30)
+        out = np.full_like(loo, np.inf)
+        for j, i in enumerate(held):
+            rows = places.indices[places.indptr[i] : places.indptr[i + 1]]
+            others_mean = (one_hot[group].sum(axis=0) - one_hot[i]) / (len(group) - 1)
+            of_class = by_class[rows] - own[rows, j : j + 1] * one_hot[i]
+            of_all = total[rows] - own[rows, j]
+            scores = (of_class - of_all[:, None] * others_mean).mean(axis=0)
+            out[i] = blend_poisson(loo[i], scores, settings.poisson, scale)
+        outs.append(out)
+    return outs[0], (outs[1] if len(outs) > 1 else None)
 
 
 def _losses_without_each(similarity: np.ndarray, aggregate: str) -> np.ndarray:

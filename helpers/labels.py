@@ -11,11 +11,11 @@ matrix into a class for every image in three steps, each set by one ``LabelSetti
    ``poisson`` > 0, blended with Poisson learning: the examples' classes walked through
    the graph from where the examples sit in it;
 3. each image takes its closest class (or its cluster's class, ``rule``), with a *margin*:
-   how much worse the runner-up class scores, and a *confidence*: the smaller of two
-   margins, each in units of its typical size over the pile, one from the blended scores
-   and one from the SSIM evidence alone, so a label is sure only when both agree that it
-   is. The threshold applies to the confidence (the default), the margin or the loss
-   (``threshold_on``).
+   how much worse the runner-up class scores, and a *confidence*: the margin in units of
+   its typical size over the pile; once reviews are Poisson sources too, the smaller of
+   that and the same with the person's examples alone as sources, so that no label is
+   sure only because a review sits next to it. The threshold applies to the confidence
+   (the default), the margin or the loss (``threshold_on``).
 
 The defaults are the best measured on Fashion-MNIST (README, quality tables); the
 tutorial's configuration is ``TUTORIAL``.
@@ -144,8 +144,10 @@ class Labels:
     known: np.ndarray | None = None  # (n,) class a person gave, -1 where none
     source: np.ndarray | None = None  # (n,) "example", "reviewed" or "auto"
     confidence: np.ndarray | None = None  # (n,) see ``confidence_of``; None: the margin's
-    evidence_losses: np.ndarray | None = None  # (n, k) SSIM evidence alone (before Poisson)
-    scales: tuple[float, float] = (1.0, 1.0)  # typical margins: blended, SSIM evidence
+    # (n, k) the losses with the person's examples alone as Poisson sources (None: the
+    # same as class_losses, when no review is a source)
+    second_opinion: np.ndarray | None = None
+    scales: tuple[float, float] = (1.0, 1.0)  # typical margins: class_losses, second opinion
 
     def __post_init__(self):
         if self.confidence is None:
@@ -172,9 +174,9 @@ class Labels:
             self.class_losses[known.index], known.classes
         )
         confidence = self.confidence.copy()
-        evidence = None if self.evidence_losses is None else self.evidence_losses[known.index]
+        second = None if self.second_opinion is None else self.second_opinion[known.index]
         confidence[known.index] = confidence_of(
-            self.class_losses[known.index], evidence, known.classes, self.scales
+            self.class_losses[known.index], second, known.classes, self.scales
         )
         return replace(
             self,
@@ -216,6 +218,7 @@ def label_images(
     known: Known | None = None,
     example_codes: np.ndarray | None = None,
     poisson_steps: int | None = None,
+    person_examples: int | None = None,
 ) -> Labels:
     """Labels for every image from its (n, n_examples) SSIM against the examples.
 
@@ -226,8 +229,10 @@ def label_images(
     examples in the graph; ``poisson_steps``: how long Poisson learning walks (None: until
     a walk from all the examples mixes; a session passes what its person's examples alone
     need, so that reviews, which mix the walk sooner, never shorten it: see
-    ``poisson_walk_steps``). Notebook 05, the explorer, the benchmarks and the headless
-    run all label through here.
+    ``poisson_walk_steps``); ``person_examples``: the first so many examples are the
+    person's, the rest reviews (None: all are the person's), for the confidence's second
+    opinion. Notebook 05, the explorer, the benchmarks and the headless run all label
+    through here.
     """
     losses = class_losses(similarity, example_labels, n_classes, settings.aggregate)
     clamp = None
@@ -236,15 +241,20 @@ def label_images(
         losses[known.index] = 1.0  # as unlike every other class as SSIM allows
         losses[known.index, known.classes] = 0.0  # and exactly like its own
         clamp = known.index
-    evidence = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
-    losses = evidence
+    ssim = spread_losses(losses, codes, settings.spread, settings.n_neighbors, clamp)
+    losses, second = ssim, None
     if uses_poisson(settings, len(codes)):
         if example_codes is None:
             raise ValueError("labelling with settings.poisson > 0 needs the examples' codes")
-        scores = poisson_scores(
-            codes, example_codes, example_labels, n_classes, settings.n_neighbors, poisson_steps
-        )
-        losses = blend_poisson(evidence, scores, settings.poisson)
+        k = settings.n_neighbors
+        scores = poisson_scores(codes, example_codes, example_labels, n_classes, k, poisson_steps)
+        losses = blend_poisson(ssim, scores, settings.poisson)
+        p = len(example_labels) if person_examples is None else person_examples
+        if p < len(example_labels):  # reviews are sources too: the examples' own opinion
+            own = poisson_scores(
+                codes, example_codes[:p], example_labels[:p], n_classes, k, poisson_steps
+            )
+            second = blend_poisson(ssim, own, settings.poisson)
     n_clusters = int(np.max(clusters)) + 1 if len(clusters) else 0
     labels = assign_labels(
         losses,
@@ -252,7 +262,7 @@ def label_images(
         n_clusters,
         settings.rule_for(example_labels),
         settings.threshold_on,
-        evidence,
+        second,
     )
     return labels if known is None else labels.with_known(known)
 
@@ -414,7 +424,7 @@ def assign_labels(
     n_clusters: int,
     rule: LabelRule,
     threshold_on: ThresholdOn,
-    evidence: np.ndarray | None = None,
+    second_opinion: np.ndarray | None = None,
     scales: tuple[float, float] | None = None,
 ) -> Labels:
     """Give every image a class, a loss, a margin and a confidence.
@@ -423,8 +433,9 @@ def assign_labels(
     image takes its cluster's class (the tutorial's idea), scored against that class.
     ``threshold_on`` picks what the threshold applies to: the SSIM loss, the margin by
     which the runner-up class is worse, or the confidence (``confidence_of``), for which
-    ``evidence`` are the SSIM losses before Poisson learning (None: ``losses``) and
-    ``scales`` the pile's typical margins (None: measured on these rows).
+    ``second_opinion`` are the losses with the person's examples alone as Poisson sources
+    (None: ``losses``) and ``scales`` the pile's typical margins (None: measured on these
+    rows).
     """
     if threshold_on not in THRESHOLD_ON:
         raise ValueError(f"threshold_on must be one of {THRESHOLD_ON}, not {threshold_on!r}")
@@ -439,7 +450,7 @@ def assign_labels(
         raise ValueError(f"rule must be 'image' or 'cluster', not {rule!r}")
     given, margin = _loss_and_margin(losses, label)
     if scales is None:
-        scales = confidence_scales(losses, evidence)
+        scales = confidence_scales(losses, second_opinion)
     return Labels(
         label,
         given,
@@ -449,39 +460,48 @@ def assign_labels(
         mapping,
         rule,
         threshold_on,
-        confidence=confidence_of(losses, evidence, label, scales),
-        evidence_losses=evidence,
+        confidence=confidence_of(losses, second_opinion, label, scales),
+        second_opinion=second_opinion,
         scales=scales,
     )
 
 
 def confidence_scales(
-    losses: np.ndarray, evidence: np.ndarray | None = None
+    losses: np.ndarray, second_opinion: np.ndarray | None = None
 ) -> tuple[float, float]:
     """The typical margin (standard deviation over the rows) of each image's closest class,
-    by the blended ``losses`` and by the SSIM ``evidence`` (None: the same losses)."""
-    evidence = losses if evidence is None else evidence
+    by ``losses`` and by the ``second_opinion`` (None: the same losses)."""
+    second_opinion = losses if second_opinion is None else second_opinion
 
     def typical(x):
         if len(x) == 0:
             return 1.0
         return max(float(np.std(_loss_and_margin(x, np.argmin(x, axis=1))[1])), 1e-12)
 
-    return typical(losses), typical(evidence)
+    return typical(losses), typical(second_opinion)
 
 
 def confidence_of(
-    losses: np.ndarray, evidence: np.ndarray | None, label: np.ndarray, scales: tuple[float, float]
+    losses: np.ndarray,
+    second_opinion: np.ndarray | None,
+    label: np.ndarray,
+    scales: tuple[float, float],
 ) -> np.ndarray:
-    """How sure each label is: how far ``label`` is ahead of the best other class by the
-    blended ``losses`` and by the SSIM ``evidence`` alone, each divided by its typical
-    margin (``scales``), whichever is smaller; negative when either puts another class
-    first. Without Poisson learning (``evidence`` None) it is the margin over its scale,
-    in the margin's order."""
+    """How sure each label is: how far ``label`` is ahead of the best other class, divided
+    by the typical margin (``scales``); with a ``second_opinion`` (the losses with the
+    person's examples alone as Poisson sources), the smaller of the two. Negative when
+    another class is first.
+
+    Why two: a review is one more Poisson source, and next to a source its class scores
+    high whether or not an image belongs there; reviews sit at class boundaries, so with
+    the blended margin alone the images beside them took the highest margins, many wrong,
+    and the margin stopped ranking. A label is sure only if it is sure without that pull.
+    """
     _, lead = _loss_and_margin(losses, label)
     confidence = lead / scales[0]
-    if evidence is not None:
-        confidence = np.minimum(confidence, _loss_and_margin(evidence, label)[1] / scales[1])
+    if second_opinion is not None:
+        second = _loss_and_margin(second_opinion, label)[1] / scales[1]
+        confidence = np.minimum(confidence, second)
     return confidence.astype(np.float32)
 
 

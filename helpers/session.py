@@ -140,6 +140,7 @@ class LabelSession:
             self.example_known + reviewed,
             example_codes,
             self.poisson_steps(),
+            person_examples=len(self.example_labels),
         )
 
     def _load_saved_columns(self) -> None:
