@@ -29,7 +29,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -145,10 +145,12 @@ def usps_base(draw: int) -> tuple[dict, np.ndarray]:
 PILES = {"fashion": fashion_base, "usps": usps_base}
 
 
-def simulate(base: dict, truth: np.ndarray, rounds: int, per_round: int, run_dir: Path):
+def simulate(
+    base: dict, truth: np.ndarray, rounds: int, per_round: int, run_dir: Path, settings
+) -> list[dict]:
     """Rounds of reviews from the review queue, each followed by a relabel; a row a round."""
     shutil.rmtree(run_dir, ignore_errors=True)
-    session = LabelSession(RunDir(run_dir), **base, settings=DEFAULT_SETTINGS)
+    session = LabelSession(RunDir(run_dir), **base, settings=settings)
     rows = []
     for r in range(rounds + 1):
         start = time.perf_counter()
@@ -187,25 +189,37 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", default="0,1,2", help="example draws (seeds)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=100)
+    parser.add_argument(
+        "--threshold-on",
+        default=None,
+        help="what the threshold applies to (default: the library's); another writes "
+        "review-<it>.json",
+    )
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
+    settings = DEFAULT_SETTINGS
+    if args.threshold_on:
+        settings = replace(DEFAULT_SETTINGS, threshold_on=args.threshold_on)
+    default = settings == DEFAULT_SETTINGS
+    name = "review" if default else f"review-{settings.threshold_on}"
     report = {
         "command": "python benchmarks/review.py " + " ".join(argv or sys.argv[1:]),
         "commit": commit(),
-        "settings": {**asdict(DEFAULT_SETTINGS), "audit_every": AUDIT_EVERY},
+        "settings": {**asdict(settings), "audit_every": AUDIT_EVERY},
         "runs": {},
     }
     for pile in args.piles.split(","):
         for draw in (int(d) for d in args.draws.split(",")):
             base, truth = PILES[pile](draw)
-            run_dir = ROOT / "runs" / "review-bench" / f"{pile}-{draw}"
+            run_dir = ROOT / "runs" / "review-bench" / f"{name}-{pile}-{draw}"
             report["runs"][f"{pile}, draw {draw}"] = simulate(
-                base, truth, args.rounds, args.per_round, run_dir
+                base, truth, args.rounds, args.per_round, run_dir, settings
             )
-            save_report(args.out, "review.json", report)
+            save_report(args.out, f"{name}.json", report)
     report["summary"] = summary(report)
-    save_report(args.out, "review.json", report)
-    curve(report).savefig(Path(args.out) / "review_curve.png", dpi=90, bbox_inches="tight")
+    save_report(args.out, f"{name}.json", report)
+    figure = curve(report)
+    figure.savefig(Path(args.out) / f"{name}_curve.png", dpi=90, bbox_inches="tight")
     print(format_table(report))
     return 0
 

@@ -287,19 +287,42 @@ def calibrate_threshold(
     )
 
 
-def _precision_model(examples: HeldOut, audit: HeldOut | None) -> IsotonicRegression:
+# Each step of the fitted P(right | confidence) is shrunk towards the held-out labels'
+# overall share right by this many pseudo-labels (a Beta prior): a step resting on a few
+# labels, all right, says 1.0, which is why plain isotonic regression promised too much
+# (Fashion-MNIST: 0.944 delivered for 0.95 promised; with 2, 0.962 on Fashion-MNIST and
+# 0.970 on USPS, over 3 draws x 6 review rounds each; with 1, 0.954 and 0.967).
+PRIOR_LABELS = 2.0
+
+
+def _precision_model(examples: HeldOut, audit: HeldOut | None) -> _StepModel:
     """P(right | score): isotonic regression (the more sure, never the less often right)
-    on the held-out labels, the examples and the audit reviews alike.
+    on the held-out labels, the examples and the audit reviews alike, each step shrunk by
+    ``PRIOR_LABELS`` towards their overall share right.
 
     Non-parametric, since right-or-wrong against confidence is no logistic curve: flat
     where another class is close, then steep (USPS: 85% right below the median confidence,
-    98% just above it), and a logistic fitted to both ends was several points pessimistic
-    at the top, which made the threshold strict. The audits, a fair sample, outweigh the
-    examples as they grow in number."""
+    98% just above it); a logistic fitted to both ends was several points pessimistic at
+    the top. The audits, a fair sample, outweigh the examples as they grow in number."""
     score = np.r_[examples.score, [] if audit is None else audit.score].astype(np.float64)
     correct = np.r_[examples.correct, [] if audit is None else audit.correct].astype(np.float64)
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    return model.fit(score, correct)
+    steps = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, correct)
+    level, step = np.unique(steps.predict(score), return_inverse=True)
+    n, right = np.bincount(step), np.bincount(step, weights=correct)
+    shrunk = (right + PRIOR_LABELS * correct.mean()) / (n + PRIOR_LABELS)
+    smoothed = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    return _StepModel(steps, smoothed.fit(level, shrunk, sample_weight=n))
+
+
+@dataclass(frozen=True)
+class _StepModel:
+    """A score's step of the isotonic fit, then that step's shrunk share right."""
+
+    steps: IsotonicRegression
+    shrunk: IsotonicRegression
+
+    def predict(self, score: np.ndarray) -> np.ndarray:
+        return self.shrunk.predict(self.steps.predict(np.asarray(score, np.float64)))
 
 
 @dataclass(frozen=True)
@@ -309,7 +332,7 @@ class PrecisionEstimate:
     the threshold accepts, and the ``n_known`` labels a person gave (always accepted, and
     right)."""
 
-    model: IsotonicRegression
+    model: _StepModel
     pile_score: np.ndarray  # the pile's open labels' scores
     n_known: int = 0
 

@@ -260,7 +260,7 @@ def test_the_calibrated_threshold_keeps_its_promise_on_a_pile_with_truth(tmp_pat
     assert calibration.n_audit == 40 and "40 audit review(s)" in calibration.method
     accepted = labels.accepted(calibration.threshold)
     delivered = (labels.label == y)[accepted].mean()  # reviewed ones among them, all right
-    assert 0.2 < accepted.mean() < 1.0
+    assert accepted[labels.known < 0].any()  # the workbook's own labels too
     assert delivered >= calibration.target_precision - 0.05, delivered
     estimate = calibration.estimate(calibration.threshold)
     assert abs(estimate["estimated_precision"] - delivered) < 0.05, (estimate, delivered)
