@@ -170,9 +170,8 @@ def review_order(labels: Labels, order: str = "least certain", seed: int = 0) ->
 
     ``"least certain"`` (the default): smallest margin first, the labels the class scores
     are most torn about, where a person's answer changes the most. (Not the lowest
-    confidence: that also puts first the images whose SSIM evidence disagrees with the
-    blended scores, and on Fashion-MNIST such reviews made the labels worse at first, where
-    reviews by margin made them better.)
+    confidence: with an earlier form of it, 100 such reviews made Fashion-MNIST's labels
+    worse, where 100 by margin made them better.)
     ``"least certain, class by class"``: the same, taking each class's least certain in
     turn, so every class gets reviews. ``"random"``: a seeded shuffle, to measure what the
     order is worth.
