@@ -145,8 +145,9 @@ def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
     assert [r["audit"] for r in rows].count("1") == 10 and rows[4]["audit"] == "1"
     with open(run / "labels.csv") as fh:
         before = list(csv.DictReader(fh))
-    truth = {r["image"]: r["true_label"] for r in before}
-    assert all(r["label"] == before[int(r["image"])]["label"] for r in rows)  # as labelled
+    by_image = {r["image"]: r for r in before}
+    truth = {i: r["true_label"] for i, r in by_image.items()}
+    assert all(r["label"] == by_image[r["image"]]["label"] for r in rows)  # as labelled
     # a reviewer corrects the labels and appends the rows to reviews.csv
     with open(run / "reviews.csv", "a", newline="") as fh:
         writer = csv.writer(fh)
