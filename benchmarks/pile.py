@@ -110,7 +110,8 @@ def write_examples(root: Path) -> None:
 
 def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
     """The workbook's steps on one pile, timed, in this process."""
-    from helpers.calibration import PileScores, calibrate_threshold
+    from helpers.calibration import calibrate_threshold
+    from helpers.held_out import PileScores
     from helpers.labels import label_images
     from helpers.scoring import Reconstructions
     from helpers.workflow import (
@@ -176,10 +177,11 @@ def folder_against_arrays(root: Path) -> dict:
     threshold, 10 examples per class as class folders."""
     from PIL import Image
 
-    from helpers.calibration import PileScores, calibrate_threshold
+    from helpers.calibration import calibrate_threshold
     from helpers.cluster import cluster_codes
     from helpers.data import choose_examples, load_fashion_mnist, to_float_images
     from helpers.evaluation import evaluate
+    from helpers.held_out import PileScores
     from helpers.labels import label_images
     from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
     from helpers.ssim import pairwise_ssim

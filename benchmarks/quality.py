@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from reports import commit, markdown_table, save_report
 
-from helpers.calibration import PileScores, calibrate_threshold
+from helpers.calibration import calibrate_threshold
 from helpers.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.data import choose_examples, load_fashion_mnist, to_float_images
 from helpers.evaluation import (
@@ -30,6 +30,7 @@ from helpers.evaluation import (
     neighbour_agreement,
     precision_coverage_curve,
 )
+from helpers.held_out import PileScores
 from helpers.labels import DEFAULT_SETTINGS, LabelSettings, label_images
 from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim

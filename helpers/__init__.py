@@ -5,7 +5,9 @@ Modules by floor; imports point down only:
 - bottom: ``config``, ``files``, ``graph``, ``plots``, ``folders`` (your images),
   ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``
 - middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``split`` (the run's images), ``model``,
-  ``cluster``, ``labels`` (scores -> spread -> assign), ``calibration``, ``tutorial``
+  ``cluster``, ``poisson`` (Poisson learning from the examples), ``labels`` (scores ->
+  spread -> assign), ``held_out`` and ``precision`` (for the threshold), ``calibration``,
+  ``tutorial``
   (the tutorial's rule), ``scoring`` (reconstructions decoded from codes), ``sorting``
 - top: ``session`` (relabel with reviews; the review queue), ``workflow`` (load-or-compute
   steps for the notebooks), ``widgets``, ``training``, ``headless``, ``queue``

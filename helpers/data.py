@@ -208,3 +208,10 @@ def choose_examples(
             raise ValueError(f"class {c} has {len(members)} images, fewer than {per_class}")
         chosen.append(rng.choice(members, size=per_class, replace=False))
     return np.concatenate(chosen)
+
+
+def check_examples_cover_classes(example_labels, n_classes: int) -> None:
+    """Every class needs at least one example image."""
+    missing = sorted(set(range(n_classes)) - set(np.asarray(example_labels).tolist()))
+    if missing:
+        raise ValueError(f"no example images for class(es) {missing}")

@@ -16,15 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.artifacts import RunDir, fingerprint
-from helpers.calibration import Calibration, HeldOut, PileScores, calibrate_threshold
-from helpers.labels import (
-    Known,
-    Labels,
-    LabelSettings,
-    label_images,
-    poisson_walk_steps,
-    uses_poisson,
-)
+from helpers.calibration import Calibration, calibrate_threshold
+from helpers.held_out import PileScores
+from helpers.labels import Known, Labels, LabelSettings, label_images, uses_poisson
+from helpers.poisson import poisson_walk_steps
+from helpers.precision import HeldOut
 from helpers.reviews import ReviewLog
 from helpers.scoring import Reconstructions
 

@@ -11,7 +11,7 @@ import numpy as np
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
-from helpers.data import choose_examples
+from helpers.data import check_examples_cover_classes, choose_examples
 from helpers.engine import score_files_on_ray
 from helpers.export import label_rows
 from helpers.folders import relative_path
@@ -20,7 +20,6 @@ from helpers.labels import (
     POISSON_UP_TO,
     Known,
     LabelSettings,
-    check_examples_cover_classes,
     uses_poisson,
 )
 from helpers.model import (

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import calibration as C
+from helpers import held_out as H
 from helpers.labels import LabelSettings, label_images
 from helpers.ssim import pairwise_ssim
 
@@ -15,7 +16,7 @@ def _pile(x, y, per_class=5):
     ex_idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in (1, 8, 9)])
     ex_labels = np.repeat(np.arange(3), per_class)
     flat = x.reshape(len(x), -1)
-    pile = C.PileScores(np.asarray(pairwise_ssim(x, x[ex_idx])), flat, flat[ex_idx])
+    pile = H.PileScores(np.asarray(pairwise_ssim(x, x[ex_idx])), flat, flat[ex_idx])
     return ex_idx, ex_labels, pile
 
 
@@ -79,9 +80,9 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
     )
     assert "spread" in cal.method and cal.met_target
     loo = np.zeros((15, 3), np.float32)
-    honest = C._spread_held_out(loo, ex_labels, 3, settings, pile)
+    honest = H.spread_held_out(loo, ex_labels, 3, settings, pile)
     pile.similarity[:, 4] = 1.0  # example 4 would match every image perfectly
-    assert np.array_equal(C._spread_held_out(loo, ex_labels, 3, settings, pile)[4], honest[4])
+    assert np.array_equal(H.spread_held_out(loo, ex_labels, 3, settings, pile)[4], honest[4])
 
 
 @pytest.mark.parametrize("aggregate", ["top3", "mean", "max"])
@@ -91,7 +92,7 @@ def test_losses_without_each_example_equal_recombining_the_others(rng, aggregate
     for m in (2, 3, 4, 7):
         sim = rng.random((50, m)).astype(np.float32)
         sim[:5, 0] = sim[:5, 1]  # ties
-        fast = C._losses_without_each(sim, aggregate)
+        fast = H.losses_without_each(sim, aggregate)
         for j in range(m):
             others = np.delete(sim, j, axis=1)
             slow = class_losses(others, np.zeros(m - 1, np.int64), 1, aggregate)[:, 0]
@@ -103,12 +104,12 @@ def test_held_out_losses_leave_each_example_out_of_its_own_class(rng):
 
     labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     sim = rng.random((9, 9)).astype(np.float32)
-    loo = C._held_out_losses(sim, labels, 3, LabelSettings())
+    loo = H.held_out_losses(sim, labels, 3, LabelSettings())
     for i in range(9):
         keep = np.arange(9) != i
         expected = class_losses(sim[i : i + 1, keep], labels[keep], 3, "top3")[0]
         np.testing.assert_allclose(loo[i], expected, atol=1e-6)
-    lonely = C._held_out_losses(sim[:4, :4], labels[:4], 2, LabelSettings())
+    lonely = H.held_out_losses(sim[:4, :4], labels[:4], 2, LabelSettings())
     assert np.isinf(lonely[3]).all() and np.isfinite(lonely[:3]).all()
 
 
@@ -132,18 +133,17 @@ def test_poisson_held_out_scores_equal_learning_without_the_example(real_images)
     # Poisson learning run again from the other examples, blended at the pile's scale.
     from helpers import graph as G
     from helpers import labels as L
+    from helpers import poisson as P
 
     x, y = real_images
     ex_idx, ex_labels, pile = _pile(x, y, per_class=3)
     settings = LabelSettings(spread=0.0, poisson=0.6, n_neighbors=5)
-    loo = C._held_out_losses(
-        np.asarray(pairwise_ssim(x[ex_idx], x[ex_idx])), ex_labels, 3, settings
-    )
-    got, second = C._poisson_held_out(loo, ex_labels, 3, settings, pile)
+    loo = H.held_out_losses(np.asarray(pairwise_ssim(x[ex_idx], x[ex_idx])), ex_labels, 3, settings)
+    got, second = H.poisson_held_out(loo, ex_labels, 3, settings, pile)
     assert second is None  # no reviews among the sources
     graph = G.knn_graph(pile.codes, 5)
-    places = L.example_places(pile.codes, pile.example_codes, 5)
-    steps = L.poisson_walk_steps(pile.codes, pile.example_codes, 5)
+    places = P.example_places(pile.codes, pile.example_codes, 5)
+    steps = P.poisson_walk_steps(pile.codes, pile.example_codes, 5)
     one_hot = np.eye(3)[ex_labels]
     pile_losses = L.class_losses(pile.similarity, ex_labels, 3, settings.aggregate)
     full = G.poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import labels as L
+from helpers import poisson as P
 from helpers.ssim import pairwise_ssim
 
 
@@ -118,7 +119,7 @@ def _blobs_with_examples(rng, n=60):
 
 def test_poisson_scores_find_each_blob_from_its_examples(rng):
     codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
-    scores = L.poisson_scores(codes, ex_codes, ex_labels, 3, 5)
+    scores = P.poisson_scores(codes, ex_codes, ex_labels, 3, 5)
     assert scores.shape == (180, 3)
     assert (scores.argmax(axis=1) == truth).all()
 
@@ -134,7 +135,7 @@ def test_poisson_needs_the_examples_codes_and_blends_in_loss_units(rng):
     assert (labels.label == truth).all()  # the graph decides where SSIM cannot
     assert labels.rule == "image"
     losses = np.array([[0.2, 0.4]], np.float32)
-    blended = L.blend_poisson(losses, np.array([[1.0, -1.0]]), 0.5, scale=0.1)
+    blended = P.blend_poisson(losses, np.array([[1.0, -1.0]]), 0.5, scale=0.1)
     np.testing.assert_allclose(blended, [[0.5 * 0.2 - 0.05, 0.5 * 0.4 + 0.05]], atol=1e-7)
     with pytest.raises(ValueError, match="poisson"):
         replace(L.DEFAULT_SETTINGS, poisson=1.5)
