@@ -112,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "how")}
     if args.command == "run":
-        from helpers.headless import run_workbook
+        from helpers.headless import NotebookFailed, run_workbook
 
         for key in ("data", "examples", "truth"):  # the notebooks run in notebooks/
             if options[key] is not None:
                 options[key] = str(Path(options[key]).expanduser().resolve())
-        run_workbook(**options)
+        try:
+            run_workbook(**options)
+        except NotebookFailed as err:
+            print(f"stopped: {err}", file=sys.stderr)
+            return 1
     elif args.command == "queue":
         from helpers.queue import print_queue
 

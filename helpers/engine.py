@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.folders import ImageFormat, UnreadableImage, read_image
+from helpers.folders import ImageFormat, UnreadableImage, not_a_regular_file, read_image
 from helpers.model import build_autoencoder, encode
 from helpers.scoring import score_batch
 
@@ -149,6 +149,9 @@ def score_files_on_ray(
             f"Ray: {cpus:g} CPUs; {plan.actors} scoring actor(s) reserving "
             f"{plan.cpus_per_actor:g} CPU each; {len(files):,} files"
         )
+        special = [(str(f), reason) for f in files if (reason := not_a_regular_file(f))]
+        unopened = {path for path, _ in special}  # a FIFO or device would block the read
+        files = [f for f in files if str(f) not in unopened]
         index = {str(path): i for i, path in enumerate(files)}
         dataset = ray.data.read_binary_files([str(f) for f in files], include_paths=True)
         scored = dataset.map_batches(
@@ -170,7 +173,9 @@ def score_files_on_ray(
     finally:
         if started:
             ray.shutdown()
-    return _in_file_order(parts, index)
+    scores = _in_file_order(parts, index)
+    scores.skipped.extend(special)
+    return scores
 
 
 def _in_file_order(parts: list[dict], index: dict[str, int]) -> FileScores:

@@ -1,16 +1,25 @@
 """Your own images: walk a folder, decode every image file by its content, fit it to the
 model's size. A file that cannot be read is skipped with a reason in words, never fatal.
 
-An image file is one whose name ends in a usual image extension (``IMAGE_SUFFIXES``, any
-case); it is then decoded by content, so a JPEG named ``.png`` reads and a text file named
-``.png`` is skipped. Hidden files and folders (a leading dot) are left out; symbolic links
+An image file is one whose name ends in an extension Pillow reads pixels from
+(``IMAGE_SUFFIXES``, any case: PNG, JPEG, GIF, TIFF, WebP, BMP, PGM/PPM/PBM, AVIF, QOI, ICO,
+TGA, JPEG 2000, MPO, PSD and more, and HEIC/HEIF through ``pillow-heif``); it is then decoded
+by content, so a JPEG named ``.png`` reads and a text file named ``.png`` is skipped. Only
+regular files are opened (a FIFO, socket or device named ``.png`` is skipped: reading one
+could wait forever). Hidden files and folders (a leading dot) are left out; symbolic links
 to folders are followed once (a link loop ends the walk there).
+
+Memory per image is bounded whatever a header claims: at most ``MAX_PIXELS`` are decoded,
+and fitting resizes before it pads, so no canvas is larger than the decoded image or the
+model's input. The worst case per decoding thread is about 11 bytes per claimed pixel (the
+decoded image, one converted copy and the resized one): about 1.1 GB at ``MAX_PIXELS``.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +29,28 @@ from typing import Literal
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Formats Pillow registers that are not pixel images it can decode alone: documents and
+# vector pictures (PDF is write-only, EPS needs Ghostscript, WMF Windows), stubs for
+# scientific containers (BUFR, GRIB, HDF5), MPEG (identified, never decoded), Palm
+# (write-only) and IPTC (metadata).
+NOT_PIXEL_FORMATS = frozenset({"PDF", "EPS", "WMF", "BUFR", "GRIB", "HDF5", "MPEG", "PALM", "IPTC"})
+
+
+def _pillow_suffixes() -> tuple[str, ...]:
+    """The extensions of every format Pillow (and pillow-heif, when installed) decodes."""
+    from PIL import Image
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # HEIC stays out; everything else reads
+        pass
+    formats = Image.registered_extensions()
+    return tuple(sorted(ext for ext, fmt in formats.items() if fmt not in NOT_PIXEL_FORMATS))
+
+
+IMAGE_SUFFIXES = _pillow_suffixes()
 MAX_PIXELS = 100_000_000  # a header claiming more is refused before decoding (a photo: 12-50 M)
 Color = Literal["grey", "rgb"]
 Fit = Literal["pad", "crop", "stretch"]
@@ -100,6 +130,8 @@ def read_image(
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    if data is None and (reason := not_a_regular_file(path)):
+        raise UnreadableImage(reason)
     try:
         with Image.open(path if data is None else io.BytesIO(data)) as img:
             width, height = img.size
@@ -135,12 +167,40 @@ def read_image(
     return pixels, info
 
 
+FILE_KINDS = {
+    stat.S_ISFIFO: "a FIFO",
+    stat.S_ISSOCK: "a socket",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISDIR: "a folder",
+}
+
+
+def not_a_regular_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` must not be opened, in words, or None for a regular file (after following
+    links): reading a FIFO or a device can block forever or never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return (
+            "a link to nothing"
+            if os.path.islink(path)
+            else "the file vanished before it could be read"
+        )
+    except OSError as err:
+        return f"cannot look at the file ({err.strerror or err})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in FILE_KINDS.items() if test(mode)), "something else")
+    return f"not a regular file ({kind})"
+
+
 def _to_8bit(img, color: Color):
     """8-bit L or RGB, transparency onto white."""
     from PIL import Image
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(img, np.float64)
+        values = np.asarray(img, np.float32)
         top = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
         img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -151,24 +211,38 @@ def _to_8bit(img, color: Color):
 
 
 def _fitted(img, fmt: ImageFormat) -> np.ndarray:
+    """The image at ``fmt.size`` square: cropped, stretched, or resized to fit and then padded
+    with its border's colour (the canvas is the model's size, never the image's)."""
     from PIL import Image
 
     width, height = img.size
+    size = fmt.size
     if fmt.fit == "crop":
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
         img = img.crop((left, top, left + side, top + side))
     elif fmt.fit == "pad" and width != height:
-        side = max(width, height)
-        pixels = np.asarray(img)
-        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-        fill = tuple(int(v) for v in np.median(border, axis=0).reshape(-1))
-        canvas = Image.new(img.mode, (side, side), fill[0] if img.mode == "L" else fill)
-        canvas.paste(img, ((side - width) // 2, (side - height) // 2))
+        fill = _border_colour(img)
+        scale = size / max(width, height)
+        inner = (max(1, round(width * scale)), max(1, round(height * scale)))
+        img = img.resize(inner, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        canvas = Image.new(img.mode, (size, size), fill[0] if img.mode == "L" else fill)
+        canvas.paste(img, ((size - inner[0]) // 2, (size - inner[1]) // 2))
         img = canvas
-    img = img.resize((fmt.size, fmt.size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     out = np.asarray(img, np.uint8)
     return out[..., None] if out.ndim == 2 else out
+
+
+def _border_colour(img) -> tuple[int, ...]:
+    """The median colour of the image's outermost rows and columns."""
+    width, height = img.size
+    edges = [img.crop(box) for box in ((0, 0, width, 1), (0, height - 1, width, height))]
+    edges += [img.crop(box) for box in ((0, 0, 1, height), (width - 1, 0, width, height))]
+    channels = len(img.getbands())
+    border = np.concatenate([np.asarray(e).reshape(-1, channels) for e in edges])
+    return tuple(int(v) for v in np.median(border, axis=0))
 
 
 @dataclass
@@ -243,13 +317,17 @@ def read_files(
             bar.close()
     if not paths:
         detail = f"{len(skipped)} unreadable" if skipped else "no image files"
-        raise FileNotFoundError(
-            f"{root}: no readable image ({detail}; looked for {', '.join(IMAGE_SUFFIXES)})"
-        )
+        raise FileNotFoundError(f"{root}: no readable image ({detail}; {LOOKED_FOR})")
     fields = ("width", "height", "mode", "format")
     info = [dict(zip(fields, kind, strict=True), images=n) for kind, n in kinds.items()]
     images = images[: len(paths)] if len(paths) < len(images) else images
     return ImageFolder(root, images, paths, info, skipped, dict(other_files or {}))
+
+
+LOOKED_FOR = (
+    f"looked for the {len(IMAGE_SUFFIXES)} extensions of the formats Pillow reads, e.g. "
+    ".png, .jpg, .gif, .tif, .webp, .bmp, .pgm, .heic (helpers.folders.IMAGE_SUFFIXES)"
+)
 
 
 def _read_chunk(paths: list[Path], fmt: ImageFormat) -> list:

@@ -1,11 +1,19 @@
-"""Run the five notebooks in order without a browser (``python -m helpers run``)."""
+"""Run the five notebooks in order without a browser (``python -m helpers run``).
+
+A kernel that dies (killed for memory, a crash) ends the run within seconds with the
+notebook's name, the cell and the signal; the executed copy up to there is kept.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_core.utils import run_sync
 
 from helpers import config
 from helpers.artifacts import RunDir
@@ -40,10 +48,6 @@ def run_workbook(
     ``helpers.inputs``) reach the notebooks through the environment, which their parameter
     cells read. Returns the path of ``labels.csv``.
     """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
-
     profile = config.get_profile(profile).name
     run = RunDir(run_dir)
     out_dir = run.path / "notebooks"
@@ -57,27 +61,11 @@ def run_workbook(
         if value is not None:
             os.environ[ENVIRONMENT[name]] = str(value)
     start = time.time()
-    with tempfile.TemporaryDirectory(prefix="workbook-kernel-") as sockets:
-        for name in NOTEBOOKS:
-            t0 = time.time()
-            nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
-            kernel = _local_kernel(sockets)
-            client = NotebookClient(
-                nb,
-                km=kernel,
-                timeout=timeout,
-                resources={"metadata": {"path": str(notebooks_dir())}},
-            )
-            try:
-                client.execute()
-            finally:
-                if kernel.has_kernel:  # a kernel passed in is not shut down by the client
-                    kernel.shutdown_kernel()
-                run.save_text(f"notebooks/{name}.ipynb", nbformat.writes(nb))
-                html, _ = HTMLExporter().from_notebook_node(nb)
-                run.save_text(f"notebooks/{name}.html", html)
-            if not quiet:
-                print(f"{name}: {time.time() - t0:.0f} s")
+    for name in NOTEBOOKS:
+        t0 = time.time()
+        execute_notebook(notebooks_dir() / f"{name}.ipynb", run, timeout)
+        if not quiet:
+            print(f"{name}: {time.time() - t0:.0f} s")
     labels = run.path / "labels.csv"
     if not quiet:
         print(f"done in {time.time() - start:.0f} s ({profile} profile)")
@@ -86,12 +74,90 @@ def run_workbook(
     return labels
 
 
+class NotebookFailed(RuntimeError):
+    """A notebook of the run stopped: which, in which cell, and why, in words."""
+
+
+def execute_notebook(path: Path, run: RunDir, timeout: int = 3600) -> None:
+    """Execute one notebook (in the notebooks' folder) into ``<run dir>/notebooks/`` as
+    ``.ipynb`` and ``.html``, also when it fails; a failure raises ``NotebookFailed``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbconvert import HTMLExporter
+
+    name = path.stem
+    nb = nbformat.read(path, as_version=4)
+    at = {"cell": None}
+
+    def starting(cell, cell_index):
+        at["cell"] = cell_index
+
+    with tempfile.TemporaryDirectory(prefix="workbook-kernel-") as sockets:
+        kernel = _local_kernel(sockets)
+        client = NotebookClient(
+            nb,
+            km=kernel,
+            timeout=timeout,
+            on_cell_start=starting,
+            resources={"metadata": {"path": str(notebooks_dir())}},
+        )
+        try:
+            client.execute()
+        except DeadKernelError as err:
+            why = _why_the_kernel_died(kernel)
+            raise NotebookFailed(
+                f"{name}: the kernel died in cell {at['cell']} ({why}); "
+                f"executed copy up to there: {run.path / 'notebooks' / name}.ipynb"
+            ) from err
+        except CellTimeoutError as err:
+            raise NotebookFailed(
+                f"{name}: cell {at['cell']} did not answer within {timeout} s"
+            ) from err
+        except CellExecutionError as err:
+            raise NotebookFailed(f"{name}: cell {at['cell']} failed:\n{err}") from err
+        finally:
+            if kernel.has_kernel:  # a kernel passed in is not shut down by the client
+                run_sync(kernel.shutdown_kernel)(now=True)
+            run.save_text(f"notebooks/{name}.ipynb", nbformat.writes(nb))
+            html, _ = HTMLExporter().from_notebook_node(nb)
+            run.save_text(f"notebooks/{name}.html", html)
+
+
+def _why_the_kernel_died(kernel) -> str:
+    """The kernel process's end in words: its signal or exit code, when known."""
+    process = getattr(kernel.provisioner, "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        sig = signal.Signals(-code).name
+        return f"killed by {sig}" + (", likely out of memory" if -code == signal.SIGKILL else "")
+    return f"it exited with code {code}"
+
+
+class WatchedKernelClient(AsyncKernelClient):
+    """A kernel client that is alive only while the kernel's process is: its heartbeat alone
+    can go on answering over local sockets after the process is gone."""
+
+    async def is_alive(self) -> bool:
+        manager = self.parent
+        if manager is not None and hasattr(manager, "is_alive"):
+            if not await manager.is_alive():
+                return False
+        return await super().is_alive()
+
+
 def _local_kernel(socket_dir: str):
     """A kernel that talks over local (IPC) sockets instead of TCP: nothing leaves the
     machine, and the kernel has no reason to warn about unencrypted traffic. The socket
-    path is absolute, since the kernel runs in the notebooks' folder."""
-    from jupyter_client.manager import KernelManager
+    path is absolute, since the kernel runs in the notebooks' folder. Asynchronous, so
+    that the client's watch on the kernel runs while it waits for output."""
+    from jupyter_client.manager import AsyncKernelManager
 
-    return KernelManager(
-        kernel_name="python3", transport="ipc", ip=os.path.join(socket_dir, "kernel")
+    return AsyncKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=os.path.join(socket_dir, "kernel"),
+        client_factory=WatchedKernelClient,
     )

@@ -3,7 +3,10 @@ for the rest (``python -m helpers export --to DIR [--copy|--link]``).
 
 The originals are only read: never moved, never changed. An existing file in the target is
 never replaced (each file is put in place with an operation that fails if the name is
-taken), and every refusal is reported.
+taken), and every refusal is reported. ``labels.csv`` is trusted no further than its paths
+stay inside the data folder: a row naming an absolute path or one with ``..`` in it (a
+hand-edited file, or one from another run) stops the export before anything is written;
+labels older than the run's reviews are refused too (they do not hold the reviews).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from helpers.artifacts import RunDir
 
@@ -37,8 +40,21 @@ def sort_into_folders(
     source, target = Path(data).expanduser().resolve(), Path(to).expanduser().resolve()
     if target == source or source in target.parents:
         raise ValueError(f"{target}: inside the data folder {source}; choose a folder outside it")
+    reviews = run / "reviews.csv"
+    if reviews.is_file() and reviews.stat().st_mtime > (run / "labels.csv").stat().st_mtime:
+        raise ValueError(
+            f"{run / 'labels.csv'} is older than {reviews}: it does not hold the latest "
+            "reviews; save the labels (the explorer's save, or notebook 05's last cell) first"
+        )
     with open(run / "labels.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    outside = [row["image"] for row in rows if not _stays_inside(row["image"])]
+    if outside:
+        listed = "".join(f"\n  {path!r}" for path in outside[:10])
+        raise ValueError(
+            f"{run / 'labels.csv'}: {len(outside)} row(s) name a path outside the data folder "
+            f"(absolute, or with '..'); nothing was exported:{listed}"
+        )
     placed, refused, missing = 0, [], []
     for row in rows:
         original = source / row["image"]
@@ -64,6 +80,13 @@ def sort_into_folders(
         for path in refused[:10]:
             print(f"  {path}")
     return 1 if refused else 0
+
+
+def _stays_inside(image: str) -> bool:
+    """Whether a labels.csv path names a file under the data folder (and so under its class
+    folder in the target): relative, and never stepping up."""
+    path = PurePosixPath(image.replace("\\", "/"))
+    return bool(image) and not path.is_absolute() and ".." not in path.parts
 
 
 def _safe(name: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.data import CLASS_NAMES, load_fashion_mnist, subset
-from helpers.folders import IMAGE_SUFFIXES, ImageFolder, describe, list_image_files, read_files
+from helpers.folders import LOOKED_FOR, ImageFolder, describe, list_image_files, read_files
 from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
 
 SKIPPED = "skipped.csv"
@@ -92,7 +92,7 @@ def pile_files(
     root = Path(inputs.data).expanduser().resolve()
     files, others = list_image_files(root)
     if not files:
-        raise FileNotFoundError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise FileNotFoundError(f"{root}: no image files ({LOOKED_FOR})")
     if profile.n_test is not None and len(files) > profile.n_test:
         (files,) = subset(profile.n_test, np.asarray(files, dtype=object), seed=seed)
         files = list(files)

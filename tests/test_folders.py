@@ -141,3 +141,136 @@ def test_describe_groups_formats_and_sizes():
         "height": "28-30",
     }
     assert table[1]["images"] == 1 and table[1]["width"] == "640"
+
+
+FORMATS = [  # (file name, Pillow format, mode written, extra save options)
+    ("face.pgm", "PPM", "L", {}),
+    ("face.ppm", "PPM", "RGB", {}),
+    ("photo.avif", "AVIF", "RGB", {"quality": 95}),
+    ("photo.jfif", "JPEG", "L", {"quality": 95}),
+    ("photo.jpe", "JPEG", "RGB", {"quality": 95}),
+    ("image.qoi", "QOI", "RGB", {}),
+    ("camera.mpo", "MPO", "RGB", {"quality": 95, "save_all": True}),
+    ("phone.heic", "HEIF", "RGB", {"quality": -1}),
+    ("scan.tga", "TGA", "L", {}),
+    ("scan.jp2", "JPEG2000", "L", {}),
+    ("scan.sgi", "SGI", "L", {}),
+    ("scan.pcx", "PCX", "L", {}),
+]
+
+
+def test_every_pixel_format_pillow_reads_is_an_image_file(tmp_path, fashion_mnist):
+    (_, _), (x_test, _) = fashion_mnist
+    assert {".pgm", ".ppm", ".pbm", ".avif", ".jfif", ".qoi", ".mpo", ".heic", ".psd"} <= set(
+        F.IMAGE_SUFFIXES
+    )
+    assert not {".pdf", ".eps", ".mpeg", ".h5", ".grib"} & set(F.IMAGE_SUFFIXES)
+    picture = x_test[0]
+    for name, fmt, mode, options in FORMATS:
+        image = Image.fromarray(picture).convert(mode)
+        if options.get("save_all"):  # a camera's multi-picture file: two frames
+            options = {**options, "append_images": [Image.new(mode, image.size)]}
+        image.save(tmp_path / name, fmt, **options)
+    files, others = F.list_image_files(tmp_path)
+    assert sorted(f.name for f in files) == sorted(n for n, *_ in FORMATS) and not others
+    folder = F.read_folder(tmp_path, F.ImageFormat(28, "grey", "stretch"))
+    assert not folder.skipped and len(folder) == len(FORMATS)
+    for rel, pixels in zip(folder.paths, folder.images, strict=True):
+        error = np.abs(pixels[..., 0].astype(int) - picture.astype(int)).mean()
+        assert error < 12, (rel, error)  # the same picture, give or take compression
+    kinds = {row["format"] for row in folder.info}
+    assert {"PPM", "AVIF", "JPEG", "QOI", "MPO", "HEIF", "TGA", "JPEG2000"} <= kinds
+
+
+def test_fifos_sockets_and_devices_are_skipped_without_opening(tmp_path, fashion_mnist):
+    import os
+    import socket
+
+    (_, _), (x_test, _) = fashion_mnist
+    Image.fromarray(x_test[0]).save(tmp_path / "good.png")
+    os.mkfifo(tmp_path / "pipe.png")  # opening it to read would wait for a writer forever
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "socket.png"))
+        (tmp_path / "zeros.png").symlink_to("/dev/zero")  # a device that never ends
+        (tmp_path / "nothing.png").symlink_to(tmp_path / "missing.png")
+        folder = F.read_folder(tmp_path)
+    assert folder.paths == ["good.png"]
+    assert dict(folder.skipped) == {
+        "nothing.png": "a link to nothing",
+        "pipe.png": "not a regular file (a FIFO)",
+        "socket.png": "not a regular file (a socket)",
+        "zeros.png": "not a regular file (a character device)",
+    }
+
+
+def _peak_memory_of_reading(folder, fmt: str, limit_bytes: int, timeout: int):
+    """Read ``folder`` in a child process whose address space is capped: its peak resident
+    memory (bytes), what it read and skipped. Past the cap it fails instead of the machine."""
+    import json
+    import resource
+    import subprocess
+    import sys
+
+    code = (
+        "import json, resource, sys\n"
+        "from helpers import folders as F\n"
+        f"folder = F.read_folder(sys.argv[1], F.ImageFormat(28, 'grey', {fmt!r}), workers=2)\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(json.dumps({'peak': peak, 'read': folder.paths, 'skipped': folder.skipped}))\n"
+    )
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=cap,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_extreme_shapes_fit_in_memory_the_image_needs(tmp_path):
+    # a long strip: padding it to a square of its long side would take 400,000^2 bytes
+    Image.new("L", (400_000, 4), 200).save(tmp_path / "strip.png")
+    Image.new("RGB", (3, 300_000), (0, 0, 255)).save(tmp_path / "pole.png")
+    for fit in ("pad", "crop", "stretch"):
+        out = _peak_memory_of_reading(tmp_path, fit, 2 << 30, timeout=120)
+        assert sorted(out["read"]) == ["pole.png", "strip.png"], out["skipped"]
+        assert out["peak"] < 600 << 20, (fit, out["peak"])
+    pixels, _ = F.read_image(tmp_path / "strip.png", F.ImageFormat(28, "grey", "pad"))
+    assert pixels.shape == (28, 28, 1) and pixels[14, :, 0].min() == 200  # the strip itself
+
+
+def test_seeded_fuzz_of_every_format_never_hangs_or_overallocates(tmp_path, fashion_mnist):
+    """Truncations and flipped header bytes at seeded places in every format: each file is
+    read or skipped with a reason, within a timeout and a memory cap."""
+    (_, _), (x_test, _) = fashion_mnist
+    rng = np.random.default_rng(0)
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i, (name, fmt, mode, options) in enumerate(FORMATS + [("a.gif", "GIF", "L", {})]):
+        Image.fromarray(x_test[i]).convert(mode).save(clean / name, fmt, **options)
+    for fmt in ("PNG", "TIFF", "BMP", "WEBP"):
+        Image.fromarray(x_test[0]).save(clean / f"a.{fmt.lower()}", fmt)
+    fuzzed = tmp_path / "fuzzed"
+    fuzzed.mkdir()
+    made = 0
+    for path in sorted(clean.iterdir()):
+        data = path.read_bytes()
+        for j in range(8):
+            mutated = bytearray(data)
+            if j < 3:  # cut short
+                mutated = mutated[: int(rng.integers(1, len(data)))]
+            else:  # a byte flipped among the first 64 (the header), sometimes two
+                for at in rng.integers(0, min(64, len(data)), 1 + j % 2):
+                    mutated[at] ^= int(rng.integers(1, 256))
+            (fuzzed / f"{path.stem}-{j}{path.suffix}").write_bytes(bytes(mutated))
+            made += 1
+    out = _peak_memory_of_reading(fuzzed, "pad", 3 << 30, timeout=300)
+    assert len(out["read"]) + len(out["skipped"]) == made
+    assert all(reason for _, reason in out["skipped"])
+    assert out["peak"] < 1 << 30

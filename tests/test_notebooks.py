@@ -5,6 +5,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -165,3 +166,23 @@ def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
     assert set(reviewed) == {r["image"] for r in rows}
     assert all(r["label"] == truth[i] and r["accepted"] == "1" for i, r in reviewed.items())
     assert _kept(after)[0] >= _kept(before)[0], (_kept(before), _kept(after))
+
+
+def test_a_kernel_that_dies_ends_the_run_at_once_naming_notebook_and_cell(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from helpers.artifacts import RunDir
+    from helpers.headless import NotebookFailed, execute_notebook
+
+    cells = ["x = 1", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "x = 2"]
+    path = tmp_path / "dies.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in cells]), path)
+    start = time.time()
+    with pytest.raises(NotebookFailed) as failed:
+        execute_notebook(path, RunDir(tmp_path / "run"), timeout=600)
+    assert time.time() - start < 60  # seconds, not the cell timeout
+    assert "dies: the kernel died in cell 1 (killed by SIGKILL, likely out of memory)" in str(
+        failed.value
+    )
+    kept = nbformat.read(tmp_path / "run" / "notebooks" / "dies.ipynb", as_version=4)
+    assert kept.cells[0].execution_count == 1 and kept.cells[2].execution_count is None

@@ -205,3 +205,32 @@ def test_headless_run_labels_a_folder(folder, tmp_path):
     assert all(r["true_label"] in FOLDER_NAMES for r in rows)
     with open(tmp_path / "run" / "skipped.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 5
+
+
+def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(
+    folder, tmp_path
+):
+    root, paths = folder
+    from helpers.sorting import sort_into_folders
+
+    run = RunDir(tmp_path / "run")
+    run.save_json("inputs.json", {"data": str(root / "pile")})
+    secret = tmp_path / "secret.png"
+    secret.write_bytes((root / "pile" / paths[0]).read_bytes())
+    rows = [
+        {"image": paths[0], "label": "Bag", "accepted": 1},
+        {"image": "../../secret.png", "label": "Bag", "accepted": 1},
+        {"image": str(secret), "label": "../../escape", "accepted": 1},
+    ]
+    run.save_csv("labels.csv", rows, ["image", "label", "accepted"])
+    out = tmp_path / "sorted"
+    with pytest.raises(ValueError, match="2 row.s. name a path outside") as refused:
+        sort_into_folders(run.path, out, "copy")
+    assert "../../secret.png" in str(refused.value) and not out.exists()  # nothing written
+    run.save_csv("labels.csv", rows[:1], ["image", "label", "accepted"])
+    (run.path / "reviews.csv").write_text("image,label,time\n")
+    with pytest.raises(ValueError, match="older than"):
+        sort_into_folders(run.path, out, "copy")
+    run.save_csv("labels.csv", rows[:1], ["image", "label", "accepted"])  # saved after
+    assert sort_into_folders(run.path, out, "copy") == 0
+    assert (out / "Bag" / paths[0]).is_file()

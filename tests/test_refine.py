@@ -34,7 +34,7 @@ def test_refinement_learns_the_known_classes(real_images):
     ae, enc, _ = M.build_autoencoder(seed=0)
     M.train(ae, x, epochs=1, batch_size=32, seed=0, verbose=0)
     before = M.encode(enc, x)
-    classes = np.where(np.arange(len(y)) % 2 == 0, y.astype(int), -1)  # half the images' classes known
+    classes = np.where(np.arange(len(y)) % 2 == 0, y.astype(int), -1)  # half of them known
     settings = RefineSettings(epochs=2, class_weight=1.0, learning_rate=1e-3, batch_size=32)
     history = refine(ae, x, classes, 10, settings, seed=0, verbose=0)
     assert history["class_head_loss"][1] < history["class_head_loss"][0]
