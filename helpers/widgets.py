@@ -24,6 +24,9 @@ from helpers.labels import Known, Labels
 from helpers.session import review_queue
 
 ALL = -1
+# review keys: a class key per class, in order; the letters c, r, z are the actions'
+CLASS_KEYS = "1234567890abdefghijklmnopqstuvwxy"
+ACTION_KEYS = {"c": "confirm", "z": "undo", "Backspace": "undo", "r": "relabel"}
 ORDERS = ("nearest the threshold", "least certain")
 QUEUE_LENGTH = 1_000  # images of the review queue made at a time
 # the slider's label and the summary's words, by what the threshold applies to
@@ -47,6 +50,11 @@ def thumbnail_png(image: np.ndarray, scale: int = 2) -> bytes:
     out = io.BytesIO()
     img.save(out, "PNG")
     return out.getvalue()
+
+
+def _show_picked(change) -> None:
+    """A picked tile shows a check mark: picked and unpicked look different at a glance."""
+    change.owner.icon = "check-square" if change.new else ""
 
 
 def _slider_top(labels: Labels) -> float:
@@ -99,8 +107,15 @@ class ThresholdExplorer:
         max_gallery: int = 30,
         order: str | None = None,
         calibration=None,
+        image_ids: Sequence | None = None,
+        save=None,
     ):
         self._audit: set[int] = set()  # images shown as audit picks
+        self.image_ids = image_ids if image_ids is not None else getattr(session, "image_ids", None)
+        self.save_labels = save  # (labels, threshold) -> path written: labels.csv
+        self.cursor = 0  # the gallery tile the keys act on when none is picked
+        self._moving = False  # the slider is being moved by the explorer, not the person
+        self.chosen_threshold = False  # whether the person moved the slider
         self.labels = labels  # (a property: a new Labels drops what was sorted for the old)
         self.images = images  # uint8 or float; only the images shown are made into PNGs
         self._thumbnails: dict[int, bytes] = {}
@@ -137,6 +152,16 @@ class ThresholdExplorer:
         )
         self.summary = w.HTML()
         self.summary.add_class("threshold-summary")
+        self.by_class = w.HTML()
+        self.by_class.add_class("threshold-by-class")
+        self.empty = w.HTML()
+        self.empty.add_class("gallery-empty")
+        self.legend = w.HTML(
+            "<small>Under each image: its class and its "
+            f"{html.escape(_SCORE_NAMES[labels.threshold_on][0].split()[0])} (the number the "
+            "slider compares); ⚄ an audit pick (drawn at random to check the promise); red: "
+            "wrong, where the true class is known; ✓ reviewed; a check mark: picked.</small>"
+        )
         self.slider.add_class("threshold-slider")
         self.thumbs = [
             w.Image(format="png", layout=w.Layout(width="56px", height="56px"))
@@ -149,6 +174,7 @@ class ThresholdExplorer:
         self.cells = []
         for thumb, pick in zip(self.thumbs, self.picks, strict=True):
             pick.add_class("gallery-pick")
+            pick.observe(_show_picked, names="value")
             cell = w.VBox([thumb, pick], layout=w.Layout(align_items="center", width="112px"))
             self.cells.append(cell)
         self.gallery = w.GridBox(
@@ -158,11 +184,18 @@ class ThresholdExplorer:
         self.gallery.add_class("threshold-gallery")
         for control in (self.slider, self.picker, self.order):
             control.observe(self._refresh, names="value")
-        rows = [w.HBox([self.slider, self.picker, self.order]), self.summary]
+        self.slider.observe(self._person_moved, names="value")
+        rows = [w.HBox([self.slider, self.picker, self.order]), self.summary, self.by_class]
+        if save is not None:
+            rows.append(self._save_bar())
+        reviewing = [self.legend, self.empty, self.gallery]
         if session is not None:
-            rows.append(self._review_bar())
-        rows.append(self.gallery)
-        self.widget = w.VBox(rows)
+            reviewing.insert(0, self._review_bar())
+        self.review_area = w.VBox(reviewing)
+        self.review_area.add_class("review-area")
+        if session is not None:
+            self._listen_to_keys()
+        self.widget = w.VBox(rows + [self.review_area])
         self.stats: dict = {}
         self.shown = np.array([], np.int64)
         self._refresh()
@@ -251,9 +284,40 @@ class ThresholdExplorer:
             text += f" &middot; {self._n_reviewed} reviewed"
         self.stats = stats
         self.summary.value = text
+        self.by_class.value = self._per_class_counts(ranked, n_open)
         if not keep_gallery:
             self.shown = self.gallery_order()
+            self.cursor = 0
         self._draw_gallery()
+        self.empty.value = "" if len(self.shown) else self._why_empty(ranked, n_open)
+        self._mark_unsaved()
+
+    def _per_class_counts(self, ranked: _Ranked, n_open: int) -> str:
+        """How many each class has accepted: lopsided labels show at a glance."""
+        if self.picker.value != ALL:
+            return ""
+        accepted = np.concatenate([ranked.known, ranked.order[:n_open]])
+        counts = np.bincount(self.labels.label[accepted], minlength=len(self.class_names))
+        parts = [
+            f"{html.escape(name)} <b>{n}</b>"
+            for name, n in zip(self.class_names, counts.tolist(), strict=True)
+        ]
+        none = [self.class_names[c] for c in np.flatnonzero(counts == 0)]
+        text = "accepted by class: " + " &middot; ".join(parts)
+        if none:
+            text += f" (none yet for {len(none)} class(es): review some of theirs)"
+        return f"<small>{text}</small>"
+
+    def _why_empty(self, ranked: _Ranked, n_open: int) -> str:
+        scope = "" if self.picker.value == ALL else f" of {self.class_names[self.picker.value]}"
+        if self.order.value == "nearest the threshold":
+            if ranked.size == 0:
+                return f"<i>No image is labelled{scope} at all.</i>"
+            return (
+                f"<i>No image{scope} is accepted at this threshold: move the slider left, "
+                "or show the least certain images.</i>"
+            )
+        return f"<i>Every image{scope} has been reviewed: nothing left to ask about.</i>"
 
     def _is_reviewed(self, i: int) -> bool:
         return self.labels.source is not None and self.labels.source[i] == "reviewed"
@@ -286,8 +350,9 @@ class ThresholdExplorer:
             else:
                 pick.description = ("⚄ " if audit else "") + f"{name} {self.labels.score[i]:.2g}"
                 pick.button_style = "danger" if wrong else ""
+            where = f"image {i}" if self.image_ids is None else str(self.image_ids[i])
             pick.tooltip = (
-                f"image {i}: {self.class_names[int(self.labels.label[i])]}"
+                f"{where}: {self.class_names[int(self.labels.label[i])]}"
                 + (f", truly {self.class_names[truth]}" if wrong else "")
                 + (" (reviewed)" if reviewed else "")
                 + (
@@ -297,14 +362,16 @@ class ThresholdExplorer:
                 )
             )
             pick.value = False
+            pick.layout.border = "2px solid #1976d2" if k == self.cursor else ""
 
     # -- reviewing ---------------------------------------------------------------------
 
     def _review_bar(self) -> w.Widget:
         self.class_buttons = []
         for c, name in enumerate(self.class_names):
+            key = f" · key {CLASS_KEYS[c]}" if c < len(CLASS_KEYS) else ""
             button = w.Button(
-                description=f"{c + 1 if c < 9 else ''} {name}".strip(),
+                description=f"{name}{key}",
                 tooltip=f"give the picked images the class {name}",
                 layout=w.Layout(width="auto"),
             )
@@ -322,18 +389,31 @@ class ThresholdExplorer:
             button_style="primary",
             tooltip="use the reviews as examples and recalibrate",
         )
+        self.calibrated_button = w.Button(
+            description="calibrated threshold",
+            tooltip="move the slider to the threshold the latest calibration chose",
+            layout=w.Layout(width="auto"),
+        )
         self.confirm_button.on_click(lambda _b: self.confirm())
         self.undo_button.on_click(lambda _b: self.undo())
         self.relabel_button.on_click(lambda _b: self.relabel())
+        self.calibrated_button.on_click(lambda _b: self.use_calibrated_threshold())
         for name, button in (
             ("confirm", self.confirm_button),
             ("undo", self.undo_button),
             ("relabel", self.relabel_button),
+            ("calibrated", self.calibrated_button),
         ):
             button.add_class(f"review-{name}")
-        self.status = w.HTML("Pick images below, then give them a class or confirm the one shown.")
+        self.status = w.HTML(
+            "Pick images below, then give them a class or confirm the one shown. Keys, with "
+            "the mouse over this part: a class's key, ← → to move, c confirm, z undo, "
+            "r relabel."
+        )
         self.status.add_class("review-status")
-        actions = w.HBox([self.confirm_button, self.undo_button, self.relabel_button])
+        actions = w.HBox(
+            [self.confirm_button, self.undo_button, self.relabel_button, self.calibrated_button]
+        )
         return w.VBox(
             [
                 w.HBox(self.class_buttons, layout=w.Layout(flex_flow="row wrap")),
@@ -393,10 +473,115 @@ class ThresholdExplorer:
         self.status.value = (
             f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; {calibration}"
         )
-        if self.slider.value != min(max(calibration.threshold, 0.0), self.slider.max):
-            self.slider.value = min(max(calibration.threshold, 0.0), self.slider.max)  # redraws
+        if (
+            self.chosen_threshold
+        ):  # the person's threshold stays; the calibrated one is a press away
+            self.status.value += (
+                f". The slider stays at your {self.threshold:.4f}: press *calibrated threshold* "
+                f"for {calibration.threshold:.4f}."
+            )
+            self._refresh()
+        else:
+            self.use_calibrated_threshold()
+
+    def use_calibrated_threshold(self) -> None:
+        """Move the slider to the latest calibration's threshold (the person's choice ends)."""
+        if self.calibration is None:
+            return
+        value = min(max(self.calibration.threshold, 0.0), self.slider.max)
+        self.chosen_threshold = False
+        if self.slider.value != value:
+            self._moving = True
+            try:
+                self.slider.value = value  # redraws
+            finally:
+                self._moving = False
         else:
             self._refresh()
+
+    def _person_moved(self, _change) -> None:
+        if not self._moving:
+            self.chosen_threshold = True
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def _listen_to_keys(self) -> None:
+        """Key presses over the review area (ipyevents), where installed."""
+        try:
+            from ipyevents import Event
+        except ImportError:  # the buttons still do everything
+            return
+        self._keys = Event(
+            source=self.review_area, watched_events=["keydown"], prevent_default_action=True
+        )
+        self._keys.on_dom_event(lambda event: self.press(event.get("key", "")))
+
+    def press(self, key: str) -> str | None:
+        """What a key does in the review area (``KEYS``); returns the action, or None."""
+        n_shown = len(self.shown)
+        if key in ("ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"):
+            step = 1 if key in ("ArrowRight", "ArrowDown") else -1
+            self.cursor = int(np.clip(self.cursor + step, 0, max(0, n_shown - 1)))
+            self._draw_cursor()
+            return "move"
+        if key in ACTION_KEYS:
+            action = ACTION_KEYS[key]
+            if action == "relabel":
+                self.relabel()
+            elif action == "undo":
+                self.undo()
+            else:
+                self.confirm(self._keyed_images())
+            return action
+        c = CLASS_KEYS.find(key.lower()) if len(key) == 1 else -1
+        if 0 <= c < len(self.class_names):
+            images = self._keyed_images()
+            self.give(c, images)
+            self.cursor = min(self.cursor + 1, max(0, n_shown - 1))
+            self._draw_cursor()
+            return "class"
+        return None
+
+    def _keyed_images(self) -> np.ndarray:
+        """The picked images, else the one under the cursor."""
+        picked = self.picked()
+        if len(picked) or not len(self.shown):
+            return picked
+        return np.asarray([int(self.shown[self.cursor])], np.int64)
+
+    def _draw_cursor(self) -> None:
+        for k, pick in enumerate(self.picks):
+            pick.layout.border = "2px solid #1976d2" if k == self.cursor else ""
+
+    # -- saving --------------------------------------------------------------------------
+
+    def _save_bar(self) -> w.Widget:
+        self.save_button = w.Button(
+            description="save labels.csv", tooltip="write what is shown here into labels.csv"
+        )
+        self.save_button.add_class("labels-save")
+        self.save_button.on_click(lambda _b: self.save())
+        self.save_state = w.HTML()
+        self.save_state.add_class("labels-save-state")
+        return w.HBox([self.save_button, self.save_state])
+
+    def save(self):
+        """Write the labels shown, at the threshold shown, into labels.csv (atomically)."""
+        path = self.save_labels(self.labels, self.threshold)
+        self._saved = (id(self.labels), self.threshold)
+        self._mark_unsaved()
+        return path
+
+    def _mark_unsaved(self) -> None:
+        if self.save_labels is None:
+            return
+        saved = getattr(self, "_saved", None) == (id(self.labels), self.threshold)
+        self.save_button.button_style = "" if saved else "warning"
+        self.save_state.value = (
+            "labels.csv holds what is shown"
+            if saved
+            else "<b>unsaved</b>: labels.csv does not hold these labels and this threshold yet"
+        )
 
     def _review(self, image: int, class_index: int) -> None:
         review = self.session.log.append(

@@ -207,9 +207,7 @@ def test_headless_run_labels_a_folder(folder, tmp_path):
         assert len(list(csv.DictReader(fh))) == 5
 
 
-def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(
-    folder, tmp_path
-):
+def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(folder, tmp_path):
     root, paths = folder
     from helpers.sorting import sort_into_folders
 

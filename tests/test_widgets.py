@@ -185,3 +185,66 @@ def test_counts_by_binary_search_equal_a_pass_over_the_pile(threshold_on):
             assert ex.stats["accepted"] == int(ok.sum())
             assert ex.stats["wrong"] == int((labels.label[ok] != truth[ok])[known].sum())
             assert sorted(ex.selection()) == np.flatnonzero(ok).tolist()
+
+
+def test_keys_review_the_picked_or_the_cursor_image(tmp_path):
+    ex, session = _session_explorer(tmp_path)
+    assert [b.description for b in ex.class_buttons] == ["a · key 1", "b · key 2", "c · key 3"]
+    first, second = int(ex.shown[0]), int(ex.shown[1])
+    assert ex.press("3") == "class"  # nothing picked: the cursor's image, then the next
+    assert session.log.rows()[-1][:2] == [f"img{first}.png", "c"] and ex.cursor == 1
+    assert ex.press("ArrowLeft") == "move" and ex.cursor == 0
+    assert ex.press("ArrowRight") == "move" and ex.picks[1].layout.border
+    assert ex.press("c") == "confirm"  # the cursor's image keeps the class shown
+    assert session.log.rows()[-1][0] == f"img{second}.png"
+    assert ex.press("z") == "undo" and len(session.log.rows()) == 1
+    ex.picks[3].value = ex.picks[4].value = True  # picked images win over the cursor
+    assert ex.picks[3].icon == "check-square" and ex.picks[5].icon == ""
+    ex.press("1")
+    assert [r[1] for r in session.log.rows()[-2:]] == ["a", "a"]
+    assert ex.press("q") is None and ex.press("Shift") is None  # not review keys
+    assert ex.press("r") == "relabel" and "Relabelled with 3 review(s)" in ex.status.value
+
+
+def test_relabel_keeps_the_persons_threshold_until_asked(tmp_path):
+    ex, _ = _session_explorer(tmp_path)
+    ex.relabel()
+    assert not ex.chosen_threshold  # untouched: follows the calibration
+    ex.slider.value = chosen = ex.slider.max / 2
+    assert ex.chosen_threshold
+    ex.press("1")
+    ex.relabel()
+    assert ex.threshold == chosen and "stays at your" in ex.status.value
+    ex.calibrated_button.click()
+    assert ex.threshold == pytest.approx(min(ex.calibration.threshold, ex.slider.max), abs=1e-3)
+    assert not ex.chosen_threshold
+
+
+def test_save_writes_what_is_shown_and_says_when_it_is_not(tmp_path):
+    rng = np.random.default_rng(0)
+    losses = rng.random((30, 3)).astype(np.float32)
+    labels = assign_labels(losses, np.zeros(30, int), 1, "image", "loss")
+    written = []
+    ex = ThresholdExplorer(
+        labels,
+        rng.random((30, 8, 8, 1)),
+        ["a", "b", "c"],
+        0.5,
+        save=lambda labels, t: written.append((labels, t)) or tmp_path / "labels.csv",
+    )
+    assert "unsaved" in ex.save_state.value and ex.save_button.button_style == "warning"
+    assert ex.save() == tmp_path / "labels.csv" and written == [(ex.labels, 0.5)]
+    assert "holds what is shown" in ex.save_state.value
+    ex.slider.value = 0.3
+    assert "unsaved" in ex.save_state.value
+
+
+def test_counts_by_class_and_an_empty_gallery_say_what_is_going_on():
+    ex, labels, _ = _explorer(0.2)
+    counts = np.bincount(labels.label[ex.selection()], minlength=3)
+    for name, n in zip("abc", counts, strict=True):
+        assert f"{name} <b>{n}</b>" in ex.by_class.value
+    ex.slider.value = 0.0
+    assert "none yet for 3 class(es)" in ex.by_class.value
+    assert "No image is accepted at this threshold" in ex.empty.value
+    assert "the number the slider compares" in ex.legend.value

@@ -201,16 +201,38 @@ def _summary_count(page) -> int:
     return int(re.match(r"\s*(\d+) of", text).group(1))
 
 
+def _review_by_keyboard(page, run_dir: Path) -> None:
+    """With the mouse over the gallery: an arrow moves the cursor to the second image, the
+    first class's key gives it that class; reviews.csv has it, and the notebook itself is
+    untouched (JupyterLab's own keys, such as 1 for a heading, did not fire)."""
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    code_before = page.locator(".jp-Notebook .jp-CodeCell").count()
+    first_class = page.locator(".review-class").first.inner_text().split(" · key ")[0]
+    page.locator(".threshold-gallery").hover()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("1")
+    page.wait_for_function(
+        "() => document.querySelector('.threshold-summary')?.innerText.includes('2 reviewed')",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(OUTPUT / "05_keyboard.png"), full_page=False)
+    with open(run_dir / "reviews.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 3 and rows[2][1] == first_class, rows
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
+    assert page.locator(".jp-Notebook .jp-CodeCell").count() == code_before
+
+
 def _review_one_image(page, run_dir: Path) -> None:
     """Click the first image of the gallery, give it another class, see it saved; restart
     the kernel, run everything again, and see the review still applied."""
     pick = page.locator(".threshold-gallery .gallery-pick").first
     pick.scroll_into_view_if_needed()
-    shown = pick.get_attribute("title")  # "image 17: Sandal"
-    image, shown_class = re.match(r"image (\d+): ([^,(]+)", shown).groups()
+    shown = pick.get_attribute("title")  # "17: Sandal" (the image's id in labels.csv)
+    image, shown_class = re.match(r"(.+?): ([^,(]+)", shown).groups()
     pick.click()
     other = page.locator(".review-class").filter(has_not_text=shown_class.strip()).first
-    given = re.sub(r"^\d\s+", "", other.inner_text().strip())
+    given = other.inner_text().strip().split(" · key ")[0]
     other.click()
     page.wait_for_function(
         "() => document.querySelector('.review-status')?.innerText.includes('reviews.csv')"
@@ -222,6 +244,7 @@ def _review_one_image(page, run_dir: Path) -> None:
     assert rows[1][1] == given, (rows, given)
     image_id = rows[1][0]
     assert "1 reviewed" in page.locator(".threshold-summary").inner_text()
+    _review_by_keyboard(page, run_dir)
 
     # mark this explorer, so the wait below sees the one drawn after the restart
     page.evaluate("() => document.querySelector('.threshold-summary').dataset.old = '1'")
@@ -232,7 +255,7 @@ def _review_one_image(page, run_dir: Path) -> None:
     ).first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.threshold-summary')]"
-        ".some(e => !e.dataset.old && e.innerText.includes('1 reviewed'))",
+        ".some(e => !e.dataset.old && e.innerText.includes('2 reviewed'))",
         timeout=NOTEBOOK_RUN_S * 1000,
     )
     # the notebook's last cell writes labels.csv again, the review in it
