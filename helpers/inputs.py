@@ -17,6 +17,7 @@ import numpy as np
 
 from helpers.artifacts import fingerprint
 from helpers.folders import ImageFolder, ImageFormat, read_folder
+from helpers.pile_settings import AUTO, is_auto
 
 ENVIRONMENT = {
     "data": "WORKBOOK_DATA",
@@ -30,21 +31,41 @@ ENVIRONMENT = {
 
 @dataclass(frozen=True)
 class Inputs:
-    """Where the images come from and how they are read."""
+    """Where the images come from and how they are read. ``image_size`` and ``color`` may be
+    ``'auto'``: chosen from the pile when it is read (``helpers.pile_settings``); for
+    Fashion-MNIST 'auto' is its own 28 x 28 grey."""
 
     data: str | None = None  # a folder of images; None: Fashion-MNIST
     examples: str | None = None  # a folder with one sub-folder per class, or a path,label CSV
     truth: str | None = None  # a path,label CSV of known classes, for measuring only
-    image_size: int = ImageFormat.size  # how images are read: ImageFormat's defaults
-    color: str = ImageFormat.color
+    image_size: int | str = AUTO  # how images are read (see ImageFormat), or 'auto'
+    color: str = AUTO
     fit: str = ImageFormat.fit
 
     @property
     def format(self) -> ImageFormat:
+        if self.is_auto:
+            raise ValueError("the image size or colour is 'auto' until the pile is looked at")
         return ImageFormat(self.image_size, self.color, self.fit)
 
+    @property
+    def is_auto(self) -> bool:
+        return is_auto(self.image_size) or is_auto(self.color)
+
     def __post_init__(self):
-        self.format  # noqa: B018  (checks size, colour and fit)
+        if self.data is None:  # Fashion-MNIST: what it is
+            if is_auto(self.image_size):
+                object.__setattr__(self, "image_size", ImageFormat.size)
+            if is_auto(self.color):
+                object.__setattr__(self, "color", ImageFormat.color)
+        for name in ("image_size", "color"):
+            if is_auto(getattr(self, name)):
+                object.__setattr__(self, name, AUTO)
+        ImageFormat(  # checks size, colour and fit, 'auto' standing for a valid value
+            28 if self.image_size == AUTO else self.image_size,
+            "grey" if self.color == AUTO else self.color,
+            self.fit,
+        )
         if self.data is None and (self.examples or self.truth):
             raise ValueError("EXAMPLES and TRUTH go with a DATA folder (Fashion-MNIST has its own)")
         if self.data is not None and not self.examples:
@@ -70,7 +91,7 @@ def resolve_inputs(recorded: dict | None = None, **given) -> Inputs:
             chosen[name] = value
     if recorded and chosen.get("data", recorded.get("data")) == recorded.get("data"):
         chosen = {**recorded, **chosen}  # the same pile: the record fills the gaps
-    if chosen.get("image_size") is not None:
+    if chosen.get("image_size") is not None and not is_auto(chosen["image_size"]):
         chosen["image_size"] = int(chosen["image_size"])
     return Inputs(**{k: v for k, v in chosen.items() if k in ENVIRONMENT and v is not None})
 

@@ -4,7 +4,7 @@ their examples and, optionally, their truth; and a plain account of what was fou
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from helpers.artifacts import RunDir, fingerprint
 from helpers.data import CLASS_NAMES, load_fashion_mnist, subset
 from helpers.folders import LOOKED_FOR, ImageFolder, describe, list_image_files, read_files
 from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
+from helpers.pile_settings import is_auto, look_at_pile
 
 SKIPPED = "skipped.csv"
 PILE_CACHE = "pile.npz"  # the listing, what was read and skipped, what it was made from
@@ -41,6 +42,7 @@ class Split:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     info: list[dict] = field(default_factory=list)  # original size and mode of each image
     other_files: dict[str, int] = field(default_factory=dict)  # non-image files left aside
+    chosen_from_pile: str = ""  # what 'auto' settings became, and why
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -101,6 +103,16 @@ def pile_files(
 
 def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir | None) -> Split:
     root, files, others = pile_files(profile, seed, inputs)
+    chosen = ""
+    if inputs.is_auto:  # colour and size from a look at the pile's files
+        look = look_at_pile(files, seed)
+        size_auto, color_auto = is_auto(inputs.image_size), is_auto(inputs.color)
+        inputs = replace(
+            inputs,
+            image_size=look.image_size if size_auto else inputs.image_size,
+            color=look.color if color_auto else inputs.color,
+        )
+        chosen = look.describe(len(files), color_auto, size_auto)
     made_from = fingerprint(files_fingerprint(root, files), inputs.format)
     cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
     images = _cached_images(run, cached)
@@ -145,6 +157,7 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
         skipped,
         pile.info,
         pile.other_files,
+        chosen,
     )
 
 

@@ -32,6 +32,7 @@ from helpers.model import (
     shipped_weights_path,
     train,
 )
+from helpers.pile_settings import default_epochs
 from helpers.scoring import Reconstructions
 from helpers.session import LabelSession
 from helpers.split import SKIPPED, Split, load_split, pile_files
@@ -40,7 +41,6 @@ from helpers.ssim import DEFAULT_MAX_VAL
 WEIGHTS = "autoencoder.weights.h5"
 WEIGHTS_INFO = "autoencoder.json"
 INPUTS = "inputs.json"
-TRAINING_BUDGET = 120_000_000  # pixel-passes a default training gets: see default_epochs
 TRAINING_SAMPLE = 100_000  # a larger pile trains on a seeded sample of this many images
 
 
@@ -63,7 +63,7 @@ def setup(
     recorded = run.load_json(INPUTS) if follow_run and run.has(INPUTS) else None
     chosen = resolve_inputs(recorded, **inputs)
     split = load_split(profile_settings, seed=seed, inputs=chosen, run=run)
-    run.save_json(INPUTS, asdict(chosen))
+    run.save_json(INPUTS, asdict(split.inputs))  # 'auto' as it was chosen for this pile
     rows = [{"path": path, "reason": reason} for path, reason in split.skipped]
     run.save_csv(SKIPPED, rows, ["path", "reason"])
     print(
@@ -72,15 +72,9 @@ def setup(
         + (f", {len(split.skipped)} file(s) skipped (see {SKIPPED})" if split.skipped else "")
         + f"; results in {run.path}"
     )
+    if split.chosen_from_pile:
+        print(split.chosen_from_pile)
     return profile_settings, run, split
-
-
-def default_epochs(n_images: int, image_shape: tuple[int, int, int]) -> int:
-    """Epochs for training on a pile: a budget of ``TRAINING_BUDGET`` pixel-passes (about
-    150,000 images of 28x28 grey, a few minutes on a 2-core laptop CPU), so a 10,000-image
-    pile gets 15 epochs and a 100,000-image pile 1; between 1 and 30."""
-    pixels = int(np.prod(image_shape))
-    return int(np.clip(round(TRAINING_BUDGET / max(1, n_images * pixels)), 1, 30))
 
 
 def get_autoencoder(
