@@ -44,19 +44,25 @@ from helpers.training import test_set_ssim
 
 
 def parse_setting(name: str) -> dict:
-    """'0' (no invariance term), or KIND-W[-mirror][-clean]: loss kind (vicreg, ntxent),
-    weight W, mirrored views allowed, each view's code reconstructing the image itself."""
+    """'0' (no invariance term), or KIND-W[-mirror][-clean][-projN][-bN]: loss kind (vicreg,
+    ntxent), weight W, mirrored views allowed, each view's code reconstructing the image
+    itself, a projection head of N units, batches of N images."""
     if name == "0":
         return {"invariance": 0.0}
     kind, weight, *flags = name.split("-")
-    if kind not in INVARIANCE_KINDS or not set(flags) <= {"mirror", "clean"}:
+    sized = {f for f in flags if f.startswith(("proj", "b")) and f.lstrip("projb").isdigit()}
+    if kind not in INVARIANCE_KINDS or not set(flags) - sized <= {"mirror", "clean"}:
         raise ValueError(f"unknown setting {name!r}")
-    return {
+    out = {
         "invariance": float(weight),
         "invariance_kind": kind,
         "mirror": "mirror" in flags,
         "view_target": "image" if "clean" in flags else "view",
     }
+    for flag in sized:
+        key = "projection" if flag.startswith("proj") else "batch_size"
+        out[key] = int(flag.lstrip("projb"))
+    return out
 
 
 def run_one(name: str, seed: int, args, data) -> dict:

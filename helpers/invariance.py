@@ -12,13 +12,27 @@ import keras
 from keras import layers, ops
 
 
-def two_view_model(autoencoder: keras.Model) -> keras.Model:
+def two_view_model(autoencoder: keras.Model, projection: int = 0, seed: int = 0) -> keras.Model:
     """The autoencoder's own encoder and decoder, returning reconstructions and codes: fed
-    two views stacked (first halves, second halves), it trains both losses at once."""
+    two views stacked (first halves, second halves), it trains both losses at once.
+
+    ``projection > 0`` puts a projection head (Dense ``projection`` ReLU, Dense
+    ``projection``) between the code and the invariance loss, as SimCLR does, so the
+    10-number code is not itself the space where the views must agree; the head is only
+    trained with the loss, never part of the autoencoder.
+    """
     encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
     views = keras.Input(shape=autoencoder.input_shape[1:], name="views")
     codes = encoder(views)
     recon = decoder(codes)
+    if projection > 0:
+        init = keras.initializers.GlorotUniform
+        codes = layers.Dense(
+            projection, activation="relu", name="projection1", kernel_initializer=init(seed)
+        )(codes)
+        codes = layers.Dense(projection, name="projection2", kernel_initializer=init(seed + 1))(
+            codes
+        )
     codes = layers.Activation("linear", dtype="float32", name="codes")(codes)
     return keras.Model(views, [recon, codes], name="two_views")
 

@@ -120,6 +120,7 @@ def train(
     invariance_kind: str = "ntxent",
     view_target: str = "image",
     mirror: bool = False,
+    projection: int = 0,
 ) -> dict[str, list[float]]:
     """Fit the autoencoder to reproduce its input under the SSIM loss.
 
@@ -138,7 +139,8 @@ def train(
     ``DEFAULT_VIEWS``; ``mirror`` adds left-right flips): each view's code is decoded under
     the SSIM loss, back to the image itself (``view_target="image"``) or to the view
     (``"view"``), and ``invariance`` times ``InvarianceLoss`` (``invariance_kind``) pulls
-    the two codes together. 0 is the tutorial's training.
+    the two codes together (through a projection head of ``projection`` units, if > 0).
+    0 is the tutorial's training.
 
     Reproducible: each epoch's order (and augmentation) is drawn from ``(seed, epoch)``, so
     two runs with one seed, or a run interrupted and resumed, end with the same weights
@@ -160,7 +162,7 @@ def train(
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model = autoencoder
     if invariance > 0:
-        model = two_view_model(autoencoder)
+        model = two_view_model(autoencoder, projection, seed)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
             loss=[SSIMLoss(max_val=max_val), InvarianceLoss(invariance_kind)],
@@ -227,6 +229,7 @@ class Recipe:
     invariance_kind: str = "ntxent"  # or "vicreg" (``InvarianceLoss``)
     view_target: str = "image"  # what each view's code is decoded to: the image, or "view"
     mirror: bool = False  # views may be mirrored: only where that keeps the class
+    projection: int = 0  # units of the projection head the invariance loss sees; 0: none
 
     def resolved_precision(self) -> str:
         if self.precision != "auto":
