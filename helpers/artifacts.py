@@ -18,6 +18,7 @@ from helpers.files import atomic_write, write_text
 # What each notebook leaves behind, in pipeline order; a new upstream artifact makes the
 # ones after it stale. Each also records what it was made from (``made_from``: a
 # fingerprint of its inputs and settings), so another pile or other settings never reuse it.
+EARLIER = "earlier"  # where another pile's results are set aside (RunDir.set_aside)
 PIPELINE = ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "scores.npz", "labels.csv")
 
 
@@ -105,6 +106,24 @@ class RunDir:
                 writer.writerows(rows)
 
         return atomic_write(self.path / name, write)
+
+    def set_aside(self, label: str) -> Path | None:
+        """Move everything the run directory holds into ``earlier/<label>-<time>/`` inside it
+        (nothing is deleted); the folder it went to, or None if there was nothing."""
+        import time
+
+        entries = [p for p in self.path.iterdir() if p.name != EARLIER]
+        if not entries:
+            return None
+        slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:60] or "run"
+        stem = self.path / EARLIER / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+        target, n = stem, 1
+        while target.exists():  # twice in one second
+            target, n = stem.with_name(f"{stem.name}-{n}"), n + 1
+        target.mkdir(parents=True)
+        for entry in entries:
+            entry.rename(target / entry.name)
+        return target
 
     def invalidate_after(self, name: str) -> list[str]:
         """Delete the artifacts that were computed from an older ``name``."""

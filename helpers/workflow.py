@@ -62,6 +62,8 @@ def setup(
     run = RunDir(run_dir)
     recorded = run.load_json(INPUTS) if follow_run and run.has(INPUTS) else None
     chosen = resolve_inputs(recorded, **inputs)
+    if not follow_run and run.has(INPUTS):
+        _keep_another_piles_results(run, chosen)
     split = load_split(profile_settings, seed=seed, inputs=chosen, run=run)
     run.save_json(INPUTS, asdict(split.inputs))  # 'auto' as it was chosen for this pile
     rows = [{"path": path, "reason": reason} for path, reason in split.skipped]
@@ -75,6 +77,20 @@ def setup(
     if split.chosen_from_pile:
         print(split.chosen_from_pile)
     return profile_settings, run, split
+
+
+def _keep_another_piles_results(run: RunDir, chosen) -> None:
+    """Notebook 01 pointed at a run directory that holds another pile's results: set them
+    aside inside it (with their reviews), never overwrite or delete them."""
+    before = run.load_json(INPUTS).get("data")
+    if before == chosen.data:
+        return
+    moved = run.set_aside(Path(before).name if before else "fashion-mnist")
+    if moved is not None:
+        print(
+            f"{run.path} held the results of another pile ({before or 'Fashion-MNIST'}); "
+            f"they are kept in {moved}"
+        )
 
 
 def get_autoencoder(

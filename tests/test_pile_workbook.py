@@ -97,6 +97,7 @@ def test_another_pile_or_a_new_file_never_reuses_codes(folder, tmp_path, fashion
 
     split, first, info = codes_for(**_inputs(root))
     assert len(first["codes"]) == 60 and info["source"].startswith("trained")
+    (run_dir / "reviews.csv").write_text("image,label,time\n")  # the person's work on it
     _, again, info = codes_for(**_inputs(root))
     assert str(again["made_from"]) == str(first["made_from"]) and info["source"].startswith(
         "reused"
@@ -110,6 +111,10 @@ def test_another_pile_or_a_new_file_never_reuses_codes(folder, tmp_path, fashion
         (other / rel).unlink()
     _, fewer, info = codes_for(data=str(other), examples=str(root / "examples"))
     assert len(fewer["codes"]) == 57 and info["source"].startswith("trained")
+    (kept,) = (run_dir / "earlier").iterdir()  # the first pile's results, set aside whole
+    assert kept.name.startswith("pile-") and (kept / "reviews.csv").is_file()
+    assert (kept / "autoencoder.weights.h5").is_file() and (kept / "codes.npz").is_file()
+    assert not (run_dir / "reviews.csv").exists()
     # one file added to that folder
     (_, _), (x_test, _) = fashion_mnist
     piles.write_good_images(other / "new", x_test[100:101])
