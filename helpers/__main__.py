@@ -33,8 +33,18 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder with one sub-folder per class, or a path,label CSV",
     )
     run.add_argument("--truth", default=None, help="a path,label CSV of known classes, to measure")
-    run.add_argument("--image-size", type=int, default=None, help="pixels per side (default 28)")
-    run.add_argument("--color", choices=COLORS, default=None, help="grey (default) or rgb")
+    run.add_argument(
+        "--image-size",
+        type=_size_or_auto,
+        default=None,
+        help="pixels per side, or auto (a folder's default: from the images; Fashion-MNIST 28)",
+    )
+    run.add_argument(
+        "--color",
+        choices=(*COLORS, "auto"),
+        default=None,
+        help="grey, rgb, or auto (a folder's default: from the images; Fashion-MNIST grey)",
+    )
     run.add_argument("--fit", choices=FITS, default=None, help="pad (default), crop or stretch")
     run.add_argument(
         "--engine",
@@ -143,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         recipe = replace(recipe, **{k: v for k, v in changes.items() if v is not None})
         train_fashion_mnist(recipe, **options)
     return 0
+
+
+def _size_or_auto(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else int(text)
 
 
 if __name__ == "__main__":
