@@ -12,13 +12,25 @@ import numpy as np
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.data import CLASS_NAMES, load_fashion_mnist, subset
-from helpers.folders import LOOKED_FOR, ImageFolder, describe, list_image_files, read_files
+from helpers.folders import (
+    LOOKED_FOR,
+    ImageFolder,
+    ImageFormat,
+    UnreadableImage,
+    describe,
+    list_image_files,
+    read_files,
+    read_image,
+)
 from helpers.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
 from helpers.pile_settings import is_auto, look_at_pile
 
 SKIPPED = "skipped.csv"
 PILE_CACHE = "pile.npz"  # the listing, what was read and skipped, what it was made from
 PILE_IMAGES = "pile-images.npy"  # the decoded images, memory-mapped when used
+
+
+THUMBNAIL_SIZE = 96  # pixels per side of the explorer's thumbnails of a user's files
 
 
 @dataclass
@@ -51,6 +63,19 @@ class Split:
     @property
     def source(self) -> str:
         return self.inputs.data or "Fashion-MNIST"
+
+    def original(self, i: int, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+        """Image ``i`` to label, read again from its file at ``size`` pixels (a legible
+        thumbnail, not the model's small input); Fashion-MNIST's own pixels, or the model's
+        input if the file cannot be read any more."""
+        if self.inputs.data is None:
+            return self.x_test[i]
+        path = Path(self.inputs.data).expanduser() / str(self.test_ids[i])
+        fmt = ImageFormat(size, self.inputs.color, self.inputs.fit)
+        try:
+            return read_image(path, fmt)[0]
+        except UnreadableImage:
+            return self.x_test[i]
 
     def labelled_images(self) -> tuple[np.ndarray, np.ndarray]:
         """Images whose class is known before labelling, and their classes: the training

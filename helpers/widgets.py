@@ -109,10 +109,12 @@ class ThresholdExplorer:
         calibration=None,
         image_ids: Sequence | None = None,
         save=None,
+        originals=None,
     ):
         self._audit: set[int] = set()  # images shown as audit picks
         self.image_ids = image_ids if image_ids is not None else getattr(session, "image_ids", None)
         self.save_labels = save  # (labels, threshold) -> path written: labels.csv
+        self.originals = originals  # i -> image i from its file, larger (thumbnails)
         self.cursor = 0  # the gallery tile the keys act on when none is picked
         self._moving = False  # the slider is being moved by the explorer, not the person
         self.chosen_threshold = False  # whether the person moved the slider
@@ -163,8 +165,9 @@ class ThresholdExplorer:
             "wrong, where the true class is known; ✓ reviewed; a check mark: picked.</small>"
         )
         self.slider.add_class("threshold-slider")
+        side = "96px" if originals is not None else "56px"
         self.thumbs = [
-            w.Image(format="png", layout=w.Layout(width="56px", height="56px"))
+            w.Image(format="png", layout=w.Layout(width=side, height=side))
             for _ in range(max_gallery)
         ]
         self.picks = [
@@ -326,7 +329,10 @@ class ThresholdExplorer:
         if i not in self._thumbnails:
             if len(self._thumbnails) >= 4096:
                 self._thumbnails.clear()
-            self._thumbnails[i] = thumbnail_png(self.images[i])
+            if self.originals is not None:
+                self._thumbnails[i] = thumbnail_png(self.originals(i), scale=1)
+            else:
+                self._thumbnails[i] = thumbnail_png(self.images[i])
         return self._thumbnails[i]
 
     def _draw_gallery(self) -> None:

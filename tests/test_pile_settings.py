@@ -77,3 +77,4 @@ def test_setup_says_what_auto_chose_and_records_it(tmp_path, fashion_mnist, caps
         48,
         "rgb",
     )
+    assert split.original(0).shape == (96, 96, 3)  # the explorer's thumbnail, from the file

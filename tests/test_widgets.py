@@ -248,3 +248,21 @@ def test_counts_by_class_and_an_empty_gallery_say_what_is_going_on():
     assert "none yet for 3 class(es)" in ex.by_class.value
     assert "No image is accepted at this threshold" in ex.empty.value
     assert "the number the slider compares" in ex.legend.value
+
+
+def test_thumbnails_come_from_the_originals_when_given():
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    labels = assign_labels(
+        rng.random((20, 3)).astype(np.float32), np.zeros(20, int), 1, "image", "loss"
+    )
+    big = rng.integers(0, 255, (20, 96, 96, 3), dtype=np.uint8)
+    ex = ThresholdExplorer(
+        labels, rng.random((20, 8, 8, 3)), ["a", "b", "c"], 0.9, originals=lambda i: big[i]
+    )
+    shown = Image.open(io.BytesIO(ex.thumbs[0].value))
+    assert shown.size == (96, 96) and ex.thumbs[0].layout.width == "96px"
+    np.testing.assert_array_equal(np.asarray(shown), big[int(ex.shown[0])])
