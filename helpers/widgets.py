@@ -605,7 +605,8 @@ class ThresholdExplorer:
             if n
             else "Pick one or more images first (the button under each)."
         )
-        self._refresh(keep_gallery=True)
+        done = len(self.shown) and all(self._is_reviewed(int(i)) for i in self.shown)
+        self._refresh(keep_gallery=not done)  # every image shown reviewed: the next ones
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -266,3 +266,15 @@ def test_thumbnails_come_from_the_originals_when_given():
     shown = Image.open(io.BytesIO(ex.thumbs[0].value))
     assert shown.size == (96, 96) and ex.thumbs[0].layout.width == "96px"
     np.testing.assert_array_equal(np.asarray(shown), big[int(ex.shown[0])])
+
+
+def test_the_gallery_refills_once_everything_shown_is_reviewed(tmp_path):
+    ex, _ = _session_explorer(tmp_path)
+    ex.max_gallery = 4
+    ex._refresh()
+    first = [int(i) for i in ex.shown]
+    for _ in range(3):
+        ex.press("1")
+    assert [int(i) for i in ex.shown] == first  # still in view, marked
+    ex.press("1")
+    assert not set(int(i) for i in ex.shown) & set(first) and len(ex.shown) == 4
