@@ -18,7 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from helpers.data import to_float_images
-from helpers.model import Recipe, _computing_in, set_seed
+from helpers.model import EpochBatches, Recipe, _computing_in, set_seed
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
 from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views
 
@@ -68,9 +68,9 @@ class KnownClassLoss(keras.losses.Loss):
         return ops.sum(ce * known) / ops.maximum(ops.sum(known), 1.0)
 
 
-class RefineBatches(keras.utils.PyDataset):
+class RefineBatches(EpochBatches):
     """Random views of the images, with the images themselves and their classes (-1:
-    unknown) as targets, in an order drawn from ``(seed, epoch)``."""
+    unknown) as targets, in an order drawn from ``(seed, epoch)`` (``EpochBatches``')."""
 
     def __init__(
         self,
@@ -80,28 +80,15 @@ class RefineBatches(keras.utils.PyDataset):
         seed: int,
         views: ViewSettings = DEFAULT_VIEWS,
     ):
-        super().__init__()
-        self.images, self.classes = images, np.asarray(classes, np.int64)
-        self.batch_size, self.seed, self.views = batch_size, seed, views
-        self.epoch = 0
-        self._order()
-
-    def _order(self):
-        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
-
-    def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
+        super().__init__(images, batch_size, seed)
+        self.classes, self.refine_views = np.asarray(classes, np.int64), views
 
     def __getitem__(self, index: int):
         chunk = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = to_float_images(self.images[chunk])
         rng = np.random.default_rng([self.seed, self.epoch, index, 2])
-        view = random_views(batch, rng, self.views)
+        view = random_views(batch, rng, self.refine_views)
         return view, (batch, self.classes[chunk].astype(np.int32)[:, None])
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order()
 
 
 def training_set(
