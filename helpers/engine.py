@@ -39,32 +39,30 @@ def engine_from(engine: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class ActorPlan:
-    """How many scoring actors, and the CPUs each reserves."""
+    """How many scoring actors may run, and the CPUs each reserves."""
 
-    actors: int
+    actors: int  # at most this many; as few as one keeps going (a node lost, say)
     cpus_per_actor: float
 
     @staticmethod
     def for_cluster(cpus: float) -> ActorPlan:
-        """Actors that always leave a whole CPU for the tasks that read the files.
+        """One actor per CPU, each reserving one (a single CPU: one actor reserving none).
 
-        Ray Data streams: files are read by tasks and handed to the actors. If the actors
-        reserve every CPU, no read task can start and nothing ever reaches them (two
-        one-CPU actors on two cores never progress). So one actor per CPU but one, each
-        reserving a CPU; on a single CPU one actor that reserves none.
+        The actors read their files themselves (``ScoreFiles``), so no other task needs a
+        CPU: the plan can take them all, and whatever the cluster loses on the way, the
+        actors left still have every input they need.
         """
         whole = int(cpus)
         if whole < 2:
             return ActorPlan(1, 0.0)
-        return ActorPlan(whole - 1, 1.0)
-
-    def leaves_a_cpu(self, cpus: float) -> bool:
-        return cpus - self.actors * self.cpus_per_actor >= 1.0
+        return ActorPlan(whole, 1.0)
 
 
 class ScoreFiles:
-    """Ray Data callable: a batch of files in, each one's code and SSIM against every
-    target out (or why it could not be read). Built once per actor: the model is loaded
+    """Ray Data callable: a batch of file paths (or URIs) in, each one's code and SSIM
+    against every target out (or why it could not be read). The actor reads the files
+    itself (``read_bytes``): a lost node costs only the batches in flight there, never a
+    read task waiting for a CPU an actor holds. Built once per actor: the model is loaded
     from its weights there, not sent with every batch."""
 
     def __init__(
@@ -86,9 +84,9 @@ class ScoreFiles:
         paths = [str(p) for p in batch["path"]]
         images = np.zeros((len(paths), *self.fmt.shape), np.uint8)
         reasons = np.full(len(paths), "", dtype=object)
-        for i, (path, data) in enumerate(zip(paths, batch["bytes"], strict=True)):
+        for i, path in enumerate(paths):
             try:
-                images[i] = read_image(path, self.fmt, data=bytes(data))[0]
+                images[i] = read_image(path, self.fmt, data=read_bytes(path))[0]
             except UnreadableImage as err:
                 reasons[i] = str(err)
         ok = reasons == ""
@@ -103,6 +101,41 @@ class ScoreFiles:
             "code": codes,
             "similarity": similarity,
         }
+
+
+MAX_FILE_BYTES = 512 << 20  # a file larger than this is not read into memory whole
+
+
+def read_bytes(path: str) -> bytes:
+    """A file's bytes, from a local path or a URI ``pyarrow`` understands (``file://``,
+    ``s3://``, ``gs://``...); only regular files, at most ``MAX_FILE_BYTES``. Raises
+    ``UnreadableImage`` with the reason in words."""
+    if "://" not in path:
+        if reason := not_a_regular_file(path):
+            raise UnreadableImage(reason)
+        try:
+            size = os.path.getsize(path)
+            if size > MAX_FILE_BYTES:
+                raise UnreadableImage(f"{size:,} bytes: larger than any image read here")
+            with open(path, "rb") as fh:
+                return fh.read()
+        except PermissionError as err:
+            raise UnreadableImage("no permission to read the file") from err
+        except OSError as err:
+            raise UnreadableImage(f"cannot be read ({err.strerror or err})") from err
+    from pyarrow import fs
+
+    try:
+        filesystem, inner = fs.FileSystem.from_uri(path)
+        info = filesystem.get_file_info(inner)
+        if info.type != fs.FileType.File:
+            raise UnreadableImage(f"not a regular file ({info.type.name.lower()})")
+        if info.size > MAX_FILE_BYTES:
+            raise UnreadableImage(f"{info.size:,} bytes: larger than any image read here")
+        with filesystem.open_input_stream(inner) as stream:
+            return stream.read()
+    except (OSError, ValueError) as err:
+        raise UnreadableImage(f"cannot be read ({err})") from err
 
 
 @dataclass
@@ -123,8 +156,12 @@ def score_files_on_ray(
     targets: np.ndarray,
     max_val: float,
     address: str | None = None,
+    on_batch=None,
 ) -> FileScores:
     """Every file read, decoded, encoded and scored against ``targets`` on Ray Data.
+
+    ``on_batch(n)``, if given, is called as each batch of results arrives, with the number
+    of files done so far.
 
     Joins the cluster at ``address`` (or ``$RAY_ADDRESS``); without one, starts a local Ray
     with this machine's cores. A Ray started here is shut down before returning, also on
@@ -149,11 +186,8 @@ def score_files_on_ray(
             f"Ray: {cpus:g} CPUs; {plan.actors} scoring actor(s) reserving "
             f"{plan.cpus_per_actor:g} CPU each; {len(files):,} files"
         )
-        special = [(str(f), reason) for f in files if (reason := not_a_regular_file(f))]
-        unopened = {path for path, _ in special}  # a FIFO or device would block the read
-        files = [f for f in files if str(f) not in unopened]
         index = {str(path): i for i, path in enumerate(files)}
-        dataset = ray.data.read_binary_files([str(f) for f in files], include_paths=True)
+        dataset = _paths_dataset([str(f) for f in files])
         scored = dataset.map_batches(
             ScoreFiles,
             fn_constructor_kwargs={
@@ -166,16 +200,29 @@ def score_files_on_ray(
             },
             batch_size=BATCH,
             batch_format="numpy",
-            concurrency=plan.actors,
+            concurrency=plan.actors,  # one left (a node lost) still finishes the map
             num_cpus=plan.cpus_per_actor,
-        )  # Ray Data restarts an actor that dies and retries its batch (its defaults)
-        parts = list(scored.iter_batches(batch_format="numpy", batch_size=None))
+        )  # Ray Data's defaults: an actor lost with its node is made again, its batches redone
+        parts, done = [], 0
+        for part in scored.iter_batches(batch_format="numpy", batch_size=None):
+            parts.append(part)
+            done += len(part["path"])
+            if on_batch is not None:
+                on_batch(done)
     finally:
         if started:
             ray.shutdown()
-    scores = _in_file_order(parts, index)
-    scores.skipped.extend(special)
-    return scores
+    return _in_file_order(parts, index)
+
+
+def _paths_dataset(paths: list[str]):
+    """The paths as a Ray dataset of one block per ``BATCH``, put in the object store from
+    here: no read task, so nothing waits for a CPU the actors hold."""
+    import pyarrow as pa
+    import ray
+
+    blocks = [pa.table({"path": paths[i : i + BATCH]}) for i in range(0, len(paths), BATCH)]
+    return ray.data.from_arrow(blocks)
 
 
 def _in_file_order(parts: list[dict], index: dict[str, int]) -> FileScores:

@@ -21,12 +21,11 @@ def test_the_engine_is_chosen_in_one_place(monkeypatch):
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 3, 4, 16, 2.5, 64])
-def test_actors_always_leave_a_cpu_for_the_read_tasks(cpus):
+def test_actors_take_the_cpus_since_they_read_their_own_files(cpus):
     plan = E.ActorPlan.for_cluster(cpus)
-    assert plan.actors >= 1
-    assert plan.leaves_a_cpu(cpus)
-    if cpus == 2:  # this machine: one actor with one CPU, one CPU for reading
-        assert (plan.actors, plan.cpus_per_actor) == (1, 1.0)
+    assert plan.actors >= 1 and plan.actors * plan.cpus_per_actor <= cpus
+    if cpus >= 2:  # no read task needs a CPU: one actor per CPU
+        assert (plan.actors, plan.cpus_per_actor) == (int(cpus), 1.0)
 
 
 def _rows(path):
@@ -79,3 +78,66 @@ def test_a_ray_started_here_is_shut_down_after_an_error(pile_folder):
     with pytest.raises(Exception):  # noqa: B017 (whatever Ray wraps the error in)
         E.score_files_on_ray(files[:4], encoder, decoder, ImageFormat(), wrong, 1.0)
     assert not ray.is_initialized()
+
+
+def _local_scores(files, encoder, decoder, fmt, targets, max_val):
+    """What the local engine computes for the same files: codes and SSIM of those that read."""
+    from helpers.folders import UnreadableImage, read_image
+    from helpers.model import encode
+    from helpers.scoring import score_batch
+
+    images, paths, skipped = [], [], []
+    for path in files:
+        try:
+            images.append(read_image(path, fmt)[0])
+            paths.append(str(path))
+        except UnreadableImage as err:
+            skipped.append((str(path), str(err)))
+    codes = encode(encoder, np.stack(images))
+    return paths, codes, score_batch(decoder, codes, targets, max_val), skipped
+
+
+@pytest.mark.parametrize("lose_a_node", [False, True], ids=["two nodes", "a node lost"])
+def test_a_two_node_cluster_gives_the_local_scores_even_when_a_node_is_lost(
+    pile_folder, monkeypatch, lose_a_node
+):
+    """A head and a worker node, each a raylet of its own with one CPU (Ray's own tool for
+    testing many nodes on one machine); with ``lose_a_node`` the worker is removed as soon
+    as the first batch of results arrives, while the other batches are in flight."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from helpers.folders import ImageFormat, list_image_files
+    from helpers.model import build_autoencoder
+
+    root, _ = pile_folder
+    files, _ = list_image_files(root / "pile")
+    monkeypatch.setattr(E, "BATCH", 8)  # many small batches, spread over both nodes
+    _, encoder, decoder = build_autoencoder()
+    targets = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    fmt = ImageFormat()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        lost = []
+
+        def first_batch_in(_done):
+            if lose_a_node and not lost:
+                cluster.remove_node(worker)
+                lost.append(True)
+
+        scores = E.score_files_on_ray(
+            files, encoder, decoder, fmt, targets, 1.0, cluster.address, first_batch_in
+        )
+        assert len(ray.nodes()) == 2 and sum(n["Alive"] for n in ray.nodes()) == (
+            1 if lose_a_node else 2
+        )
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    paths, codes, similarity, skipped = _local_scores(files, encoder, decoder, fmt, targets, 1.0)
+    assert scores.paths == paths and sorted(scores.skipped) == sorted(skipped)
+    np.testing.assert_allclose(scores.codes, codes, atol=1e-5)
+    np.testing.assert_allclose(scores.similarity, similarity, atol=1e-5)
