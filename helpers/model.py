@@ -22,6 +22,7 @@ from keras import layers
 
 from helpers.data import to_float_images
 from helpers.files import atomic_write, write_text
+from helpers.folded import folded_decoder
 from helpers.invariance import InvarianceLoss, two_view_model
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
 from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views, shift_and_mirror
@@ -360,8 +361,9 @@ def reconstruct(autoencoder: keras.Model, images: np.ndarray, batch_size: int = 
 
 
 def decode(decoder: keras.Model, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """The decoder's images for the codes: what ``reconstruct`` gives for their images."""
-    return _predict(decoder, np.asarray(codes, np.float32), batch_size, lambda c: c)
+    """The decoder's images for the codes: what ``reconstruct`` gives for their images
+    (within float rounding: computed by its folded twin, ``helpers.folded``)."""
+    return _predict(folded_decoder(decoder), np.asarray(codes, np.float32), batch_size, lambda c: c)
 
 
 PREDICT_CHUNK = 16_384  # inputs turned into float32 at a time, so a pile is never all float
