@@ -128,12 +128,16 @@ def read_bytes(path: str) -> bytes:
     try:
         filesystem, inner = fs.FileSystem.from_uri(path)
         info = filesystem.get_file_info(inner)
+        if info.type == fs.FileType.NotFound:
+            raise UnreadableImage("no such file (it vanished before it could be read)")
         if info.type != fs.FileType.File:
             raise UnreadableImage(f"not a regular file ({info.type.name.lower()})")
         if info.size > MAX_FILE_BYTES:
             raise UnreadableImage(f"{info.size:,} bytes: larger than any image read here")
         with filesystem.open_input_stream(inner) as stream:
             return stream.read()
+    except UnreadableImage:
+        raise
     except (OSError, ValueError) as err:
         raise UnreadableImage(f"cannot be read ({err})") from err
 

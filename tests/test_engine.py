@@ -141,3 +141,23 @@ def test_a_two_node_cluster_gives_the_local_scores_even_when_a_node_is_lost(
     assert scores.paths == paths and sorted(scores.skipped) == sorted(skipped)
     np.testing.assert_allclose(scores.codes, codes, atol=1e-5)
     np.testing.assert_allclose(scores.similarity, similarity, atol=1e-5)
+
+
+def test_actors_read_paths_and_uris_and_refuse_what_is_not_a_file(tmp_path):
+    import os
+
+    from helpers.folders import UnreadableImage
+
+    image = tmp_path / "a b.png"  # a space: URIs quote it
+    image.write_bytes(b"\x89PNG not really")
+    assert E.read_bytes(str(image)) == image.read_bytes()
+    assert E.read_bytes(image.as_uri()) == image.read_bytes()  # file:///.../a%20b.png
+    os.mkfifo(tmp_path / "pipe.png")
+    for path, reason in [
+        (str(tmp_path / "pipe.png"), "not a regular file (a FIFO)"),
+        ((tmp_path / "pipe.png").as_uri(), "not a regular file"),
+        (str(tmp_path / "gone.png"), "vanished"),
+        ((tmp_path / "gone.png").as_uri(), "no such file"),
+    ]:
+        with pytest.raises(UnreadableImage, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            E.read_bytes(path)
