@@ -305,10 +305,9 @@ class ThresholdExplorer:
             f"{html.escape(name)} <b>{n}</b>"
             for name, n in zip(self.class_names, counts.tolist(), strict=True)
         ]
-        none = [self.class_names[c] for c in np.flatnonzero(counts == 0)]
         text = "accepted by class: " + " &middot; ".join(parts)
-        if none:
-            text += f" (none yet for {len(none)} class(es): review some of theirs)"
+        if (none := int((counts == 0).sum())) > 0:
+            text += f" (none yet for {none} class(es): review some of theirs)"
         return f"<small>{text}</small>"
 
     def _why_empty(self, ranked: _Ranked, n_open: int) -> str:
@@ -316,8 +315,9 @@ class ThresholdExplorer:
         if self.order.value == "nearest the threshold":
             if ranked.size == 0:
                 return f"<i>No image is labelled{scope} at all.</i>"
+            looser = "right" if self.labels.threshold_on == "loss" else "left"
             return (
-                f"<i>No image{scope} is accepted at this threshold: move the slider left, "
+                f"<i>No image{scope} is accepted at this threshold: move the slider {looser}, "
                 "or show the least certain images.</i>"
             )
         return f"<i>Every image{scope} has been reviewed: nothing left to ask about.</i>"
