@@ -214,10 +214,12 @@ def _peak_memory_of_reading(folder, fmt: str, limit_bytes: int, timeout: int):
     import sys
 
     code = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from helpers import folders as F\n"
         f"folder = F.read_folder(sys.argv[1], F.ImageFormat(28, 'grey', {fmt!r}), workers=2)\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "peak = int(status.split()[0]) * 1024  # this program's own peak (getrusage's\n"
+        "# ru_maxrss keeps the forking parent's across exec)\n"
         "print(json.dumps({'peak': peak, 'read': folder.paths, 'skipped': folder.skipped}))\n"
     )
 
