@@ -3,8 +3,11 @@
 Modules by floor; imports point down only:
 
 - bottom: ``config``, ``files``, ``graph``, ``plots``, ``folders`` (your images),
-  ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``
+  ``data`` (Fashion-MNIST), ``ssim``, ``artifacts``, ``reviews``, ``evaluation``, ``export``,
+  ``folded`` (the decoder folded for inference), ``pile_settings`` (colour, size and
+  epochs chosen from the pile)
 - middle: ``inputs`` (DATA, EXAMPLES, TRUTH), ``split`` (the run's images), ``model``,
+  ``refine`` (fine-tuning with known classes; measured, not on by default), ``engine``,
   ``cluster``, ``poisson`` (Poisson learning from the examples), ``labels`` (scores ->
   spread -> assign), ``held_out`` and ``precision`` (for the threshold), ``calibration``,
   ``tutorial``
