@@ -368,7 +368,7 @@ class ThresholdExplorer:
                 )
             )
             pick.value = False
-            pick.layout.border = "2px solid #1976d2" if k == self.cursor else ""
+        self._draw_cursor()
 
     # -- reviewing ---------------------------------------------------------------------
 
@@ -556,6 +556,7 @@ class ThresholdExplorer:
         return np.asarray([int(self.shown[self.cursor])], np.int64)
 
     def _draw_cursor(self) -> None:
+        """The blue frame on the tile the keys act on."""
         for k, pick in enumerate(self.picks):
             pick.layout.border = "2px solid #1976d2" if k == self.cursor else ""
 
