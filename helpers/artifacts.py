@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -60,6 +60,20 @@ class RunDir:
         def write(tmp):
             with open(tmp, "wb") as fh:
                 np.save(fh, array)
+
+        return atomic_write(self.path / name, write)
+
+    def save_array_by_parts(
+        self, name: str, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], object]
+    ) -> Path:
+        """Save a ``.npy`` array too large to hold: ``fill(out)`` writes into ``out``, the
+        new file memory-mapped; the file appears under ``name`` only once ``fill`` is done."""
+
+        def write(tmp):
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            fill(out)
+            out.flush()
+            del out
 
         return atomic_write(self.path / name, write)
 

@@ -2,12 +2,16 @@
 
 Reading, decoding, encoding, reconstructing an image and scoring it against every class
 example needs nothing but that image, the model and the examples' reconstructions: on
-``ray`` it is one Ray Data map over the files, in actors that load the model once. What
+``ray`` it is two Ray Data maps, in actors. Notebook 01's reads and decodes the files
+(``ReadFiles``; their pixels stream back into the run directory's memory-mapped
+``pile-images.npy``, a batch at a time); notebook 03's encodes the decoded images,
+reconstructs them and scores them against every class example (``ScoreImages``, which
+loads the model once per actor). Each file is decoded once. What
 needs every image at once (the neighbour graph, clusters, spreading, calibration, the
 threshold) works on the 10-number codes and the scores, on this machine, whichever
 engine made them.
 
-The engine is chosen in one place (``engine_from``): an argument (notebook 03's
+The engine is chosen in one place (``engine_from``): an argument (the notebooks'
 ``ENGINE``, ``python -m helpers run --engine``), else ``$WORKBOOK_ENGINE``, else local.
 With ``ray`` and no address (``RAY_ADDRESS``, ``--ray-address``) a Ray starts here with
 this machine's cores and is shut down afterwards, even on error.
@@ -15,15 +19,15 @@ this machine's cores and is shut down afterwards, even on error.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from helpers.folders import ImageFormat, UnreadableImage, not_a_regular_file, read_image
-from helpers.model import build_autoencoder, encode
-from helpers.scoring import score_batch
 
 ENGINES = ("local", "ray")
 BATCH = 1024  # files per batch sent to an actor
@@ -48,8 +52,9 @@ class ActorPlan:
     def for_cluster(cpus: float) -> ActorPlan:
         """One actor per CPU, each reserving one (a single CPU: one actor reserving none).
 
-        The actors read their files themselves (``ScoreFiles``), so no other task needs a
-        CPU: the plan can take them all, and whatever the cluster loses on the way, the
+        The actors read their files themselves (``ReadFiles``) or get their images from
+        the object store (``scoring.ScoreImages``), so no other task needs a CPU: the
+        plan can take them all, and whatever the cluster loses on the way, the
         actors left still have every input they need.
         """
         whole = int(cpus)
@@ -58,48 +63,30 @@ class ActorPlan:
         return ActorPlan(whole, 1.0)
 
 
-class ScoreFiles:
-    """Ray Data callable: a batch of file paths (or URIs) in, each one's code and SSIM
-    against every target out (or why it could not be read). The actor reads the files
-    itself (``read_bytes``): a lost node costs only the batches in flight there, never a
-    read task waiting for a CPU an actor holds. Built once per actor: the model is loaded
-    from its weights there, not sent with every batch."""
+class ReadFiles:
+    """Ray Data callable: a batch of file paths (or URIs) in, each one's pixels and what it
+    was (or why it could not be read) out, decoded by the workbook's own ``read_image``.
+    The actor reads the files itself (``read_bytes``): a lost node costs only the batches in
+    flight there, never a read task waiting for a CPU an actor holds."""
 
-    def __init__(
-        self,
-        encoder_weights: list[np.ndarray],
-        decoder_weights: list[np.ndarray],
-        fmt: ImageFormat,
-        latent_dim: int,
-        targets: np.ndarray,
-        max_val: float,
-    ):
-        _, self.encoder, self.decoder = build_autoencoder(fmt.shape, latent_dim)
-        self.encoder.set_weights(encoder_weights)
-        self.decoder.set_weights(decoder_weights)
-        self.fmt, self.targets, self.max_val = fmt, np.asarray(targets, np.float32), max_val
-        self.latent_dim = latent_dim
+    def __init__(self, fmt: ImageFormat):
+        self.fmt = fmt
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        paths = [str(p) for p in batch["path"]]
-        images = np.zeros((len(paths), *self.fmt.shape), np.uint8)
-        reasons = np.full(len(paths), "", dtype=object)
-        for i, path in enumerate(paths):
+        n = len(batch["path"])
+        images = np.zeros((n, *self.fmt.shape), np.uint8)
+        reasons, kinds = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+        for i, path in enumerate(str(p) for p in batch["path"]):
             try:
-                images[i] = read_image(path, self.fmt, data=read_bytes(path))[0]
+                images[i], info = read_image(path, self.fmt, data=read_bytes(path))
+                kinds[i] = json.dumps([info[k] for k in ("width", "height", "mode", "format")])
             except UnreadableImage as err:
                 reasons[i] = str(err)
-        ok = reasons == ""
-        codes = np.zeros((len(paths), self.latent_dim), np.float32)
-        similarity = np.zeros((len(paths), len(self.targets)), np.float32)
-        if ok.any():
-            codes[ok] = encode(self.encoder, images[ok])
-            similarity[ok] = score_batch(self.decoder, codes[ok], self.targets, self.max_val)
         return {
-            "path": np.asarray(paths),
+            "index": batch["index"],
+            "image": images,
             "reason": reasons.astype(str),
-            "code": codes,
-            "similarity": similarity,
+            "kind": kinds.astype(str),
         }
 
 
@@ -142,36 +129,11 @@ def read_bytes(path: str) -> bytes:
         raise UnreadableImage(f"cannot be read ({err})") from err
 
 
-@dataclass
-class FileScores:
-    """What the per-image map gives back, in the order of the files given."""
-
-    paths: list[str]  # the files that could be read
-    codes: np.ndarray  # (len(paths), latent_dim)
-    similarity: np.ndarray  # (len(paths), n_targets)
-    skipped: list[tuple[str, str]]  # (path, reason) for those that could not
-
-
-def score_files_on_ray(
-    files: list[Path],
-    encoder,
-    decoder,
-    fmt: ImageFormat,
-    targets: np.ndarray,
-    max_val: float,
-    address: str | None = None,
-    on_batch=None,
-) -> FileScores:
-    """Every file read, decoded, encoded and scored against ``targets`` on Ray Data.
-
-    ``on_batch(n)``, if given, is called as each batch of results arrives, with the number
-    of files done so far.
-
-    Joins the cluster at ``address`` (or ``$RAY_ADDRESS``); without one, starts a local Ray
-    with this machine's cores. A Ray started here is shut down before returning, also on
-    error. Ray Data restarts an actor that dies and retries what it was doing; a file that
-    cannot be decoded is a ``skipped`` row, never a failed job.
-    """
+@contextmanager
+def ray_cluster(address: str | None = None) -> Iterator[ActorPlan]:
+    """Ray, joined at ``address`` (or ``$RAY_ADDRESS``) or started here with this machine's
+    cores, and the actor plan for its CPUs. A Ray started here is shut down at the end,
+    also on error; one already running (a caller's) is left as it is."""
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -186,66 +148,73 @@ def score_files_on_ray(
     try:
         cpus = ray.cluster_resources().get("CPU", 1.0)
         plan = ActorPlan.for_cluster(cpus)
+        nodes = _alive_nodes()
         print(
-            f"Ray: {cpus:g} CPUs; {plan.actors} scoring actor(s) reserving "
-            f"{plan.cpus_per_actor:g} CPU each; {len(files):,} files"
+            f"Ray: {nodes} node(s), {cpus:g} CPUs; {plan.actors} actor(s) reserving "
+            f"{plan.cpus_per_actor:g} CPU each"
         )
-        index = {str(path): i for i, path in enumerate(files)}
-        dataset = _paths_dataset([str(f) for f in files])
-        scored = dataset.map_batches(
-            ScoreFiles,
-            fn_constructor_kwargs={
-                "encoder_weights": encoder.get_weights(),
-                "decoder_weights": decoder.get_weights(),
-                "fmt": fmt,
-                "latent_dim": int(encoder.output.shape[-1]),
-                "targets": targets,
-                "max_val": max_val,
-            },
-            batch_size=BATCH,
-            batch_format="numpy",
-            concurrency=plan.actors,  # one left (a node lost) still finishes the map
-            num_cpus=plan.cpus_per_actor,
-        )  # Ray Data's defaults: an actor lost with its node is made again, its batches redone
-        parts, done = [], 0
-        for part in scored.iter_batches(batch_format="numpy", batch_size=None):
-            parts.append(part)
-            done += len(part["path"])
-            if on_batch is not None:
-                on_batch(done)
+        yield plan
+        if (lost := nodes - _alive_nodes()) > 0:
+            print(
+                f"Ray: {lost} node(s) lost on the way; their actors were made again on the "
+                "nodes left and their batches redone"
+            )
     finally:
         if started:
             ray.shutdown()
-    return _in_file_order(parts, index)
 
 
-def _paths_dataset(paths: list[str]):
-    """The paths as a Ray dataset of one block per ``BATCH``, put in the object store from
-    here: no read task, so nothing waits for a CPU the actors hold."""
-    import pyarrow as pa
+def _alive_nodes() -> int:
     import ray
 
-    blocks = [pa.table({"path": paths[i : i + BATCH]}) for i in range(0, len(paths), BATCH)]
-    return ray.data.from_arrow(blocks)
+    return sum(node["Alive"] for node in ray.nodes())
 
 
-def _in_file_order(parts: list[dict], index: dict[str, int]) -> FileScores:
-    """The map's batches, which arrive in any order, put back in the files' order."""
-    paths = np.concatenate([p["path"] for p in parts]).astype(str)
-    reasons = np.concatenate([p["reason"] for p in parts]).astype(str)
-    codes = np.concatenate([p["code"] for p in parts])
-    similarity = np.concatenate([p["similarity"] for p in parts])
-    order = np.argsort([index[p] for p in paths], kind="stable")
-    paths, reasons, codes, similarity = (
-        paths[order],
-        reasons[order],
-        codes[order],
-        similarity[order],
-    )
-    ok = reasons == ""
-    return FileScores(
-        paths[ok].tolist(),
-        codes[ok],
-        similarity[ok],
-        [(str(p), str(r)) for p, r in zip(paths[~ok], reasons[~ok], strict=True)],
-    )
+def read_files_on_ray(
+    files: list, fmt: ImageFormat, into: np.ndarray, address: str | None = None, on_batch=None
+) -> list:
+    """Every file read and decoded on Ray; file ``i``'s pixels go to ``into[i]`` (a
+    memory-mapped array, say: this process holds one batch at a time). Returns, per file,
+    its (width, height, mode, format) or why it could not be read, as
+    ``folders.folder_from_results`` takes them. ``on_batch(n)``: called with the number of
+    files done so far as each batch arrives."""
+    import pyarrow as pa
+
+    results: list = [None] * len(files)
+    paths = [str(f) for f in files]
+    with ray_cluster(address) as plan:
+        print(f"Ray: reading {len(files):,} files")
+        starts = range(0, len(paths), BATCH)
+        blocks = [
+            pa.table(
+                {"index": np.arange(i, i + len(paths[i : i + BATCH])), "path": paths[i : i + BATCH]}
+            )
+            for i in starts
+        ]
+        done = 0
+        for part in map_blocks(blocks, ReadFiles, {"fmt": fmt}, plan):
+            into[part["index"]] = part["image"]
+            for i, reason, kind in zip(part["index"], part["reason"], part["kind"], strict=True):
+                results[i] = str(reason) if reason else tuple(json.loads(str(kind)))
+            done += len(part["index"])
+            if on_batch is not None:
+                on_batch(done)
+    return results
+
+
+def map_blocks(blocks: Iterable, actor: type, settings: dict, plan: ActorPlan) -> Iterator[dict]:
+    """``actor(**settings)`` mapped over ``blocks`` (Arrow tables, each put in the object
+    store from here: no read task, so nothing waits for a CPU the actors hold); the results'
+    batches as they arrive, in any order (each carries its rows' ``index``)."""
+    import ray
+
+    dataset = ray.data.from_arrow_refs([ray.put(block) for block in blocks])
+    mapped = dataset.map_batches(
+        actor,
+        fn_constructor_kwargs=settings,
+        batch_size=BATCH,
+        batch_format="numpy",
+        concurrency=plan.actors,  # one left (a node lost) still finishes the map
+        num_cpus=plan.cpus_per_actor,
+    )  # Ray Data's defaults: an actor lost with its node is made again, its batches redone
+    yield from mapped.iter_batches(batch_format="numpy", batch_size=None)

@@ -294,27 +294,47 @@ def read_files(
     workers = workers or min(8, (os.cpu_count() or 1) + 2)
     chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
     images = np.empty((len(files), *fmt.shape), np.uint8)
-    paths, skipped, kinds = [], [], Counter()
+    results: list = []
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(_read_chunk, chunks, [fmt] * len(chunks))
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(files), desc="reading images", unit="img")
-        for chunk, result in zip(chunks, results, strict=True):
-            for path, one in zip(chunk, result, strict=True):
-                rel = relative_path(path, root)
-                if isinstance(one, str):
-                    skipped.append((rel, one))
-                else:
-                    images[len(paths)] = one[0]
-                    kinds[one[1]] += 1
-                    paths.append(rel)
+        for result in pool.map(_read_chunk, chunks, [fmt] * len(chunks)):
+            for one in result:
+                if not isinstance(one, str):
+                    images[len(results)] = one[0]
+                    one = one[1]
+                results.append(one)
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update(len(result))
         if bar is not None:
             bar.close()
+    return folder_from_results(root, files, results, images, other_files)
+
+
+def folder_from_results(
+    root: Path,
+    files: list[Path],
+    results: list,
+    images: np.ndarray,
+    other_files: dict[str, int] | None = None,
+) -> ImageFolder:
+    """The folder that ``files`` make, given what reading each one gave: ``results[i]`` is
+    its (width, height, mode, format), or why it was skipped; ``images[i]`` its pixels.
+    The readable images are moved to the front of ``images``, in the files' order (in place:
+    ``images`` may be a memory-mapped file of any size), whoever did the reading."""
+    paths, skipped, kinds = [], [], Counter()
+    for i, (path, one) in enumerate(zip(files, results, strict=True)):
+        rel = relative_path(Path(path), root)
+        if isinstance(one, str):
+            skipped.append((rel, one))
+            continue
+        if len(paths) != i:
+            images[len(paths)] = images[i]
+        kinds[tuple(one)] += 1
+        paths.append(rel)
     if not paths:
         detail = f"{len(skipped)} unreadable" if skipped else "no image files"
         raise FileNotFoundError(f"{root}: no readable image ({detail}; {LOOKED_FOR})")

@@ -13,7 +13,8 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers.model import decode
+from helpers import engine
+from helpers.model import build_autoencoder, decode, encode
 from helpers.ssim import DEFAULT_MAX_VAL, pairwise_ssim
 
 KEEP_IN_MEMORY_UP_TO = 100_000  # reconstructions held (28x28 grey: 314 MB) up to this many
@@ -72,3 +73,77 @@ class Reconstructions:
             codes = self.codes[i : i + self.batch_size]
             out[i : i + len(codes)] = score_batch(self.decoder, codes, targets, max_val)
         return out
+
+
+class ScoreImages:
+    """Ray Data callable: a batch of decoded images in, each one's code and SSIM against
+    every target out. Built once per actor: the model is loaded from its weights there, not
+    sent with every batch."""
+
+    def __init__(
+        self,
+        encoder_weights: list[np.ndarray],
+        decoder_weights: list[np.ndarray],
+        image_shape: tuple[int, int, int],
+        latent_dim: int,
+        targets: np.ndarray,
+        max_val: float,
+    ):
+        _, self.encoder, self.decoder = build_autoencoder(image_shape, latent_dim)
+        self.encoder.set_weights(encoder_weights)
+        self.decoder.set_weights(decoder_weights)
+        self.targets, self.max_val = np.asarray(targets, np.float32), max_val
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        codes = encode(self.encoder, batch["image"])
+        similarity = score_batch(self.decoder, codes, self.targets, self.max_val)
+        return {"index": batch["index"], "code": codes, "similarity": similarity}
+
+
+def score_images_on_ray(
+    images: np.ndarray,
+    encoder,
+    decoder,
+    targets: np.ndarray,
+    max_val: float,
+    address: str | None = None,
+    on_batch=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every image encoded, its code decoded and scored against ``targets`` on Ray: the
+    codes (n, latent_dim) and SSIM (n, n_targets), in the images' order.
+
+    ``images`` (memory-mapped, say) go to Ray's object store a batch at a time, owned by
+    this process: a worker node lost on the way loses only the results in flight there,
+    which Ray Data makes again. ``on_batch`` as in ``helpers.engine.read_files_on_ray``.
+    """
+    from ray.data.block import BlockAccessor
+
+    latent_dim = int(encoder.output.shape[-1])
+    codes = np.zeros((len(images), latent_dim), np.float32)
+    similarity = np.zeros((len(images), len(targets)), np.float32)
+    with engine.ray_cluster(address) as plan:
+        print(f"Ray: encoding and scoring {len(images):,} images")
+        blocks = (
+            BlockAccessor.batch_to_block(
+                {
+                    "index": np.arange(i, min(i + engine.BATCH, len(images))),
+                    "image": np.ascontiguousarray(images[i : i + engine.BATCH]),
+                }
+            )
+            for i in range(0, len(images), engine.BATCH)
+        )
+        settings = {
+            "encoder_weights": encoder.get_weights(),
+            "decoder_weights": decoder.get_weights(),
+            "image_shape": tuple(images.shape[1:]),
+            "latent_dim": latent_dim,
+            "targets": targets,
+            "max_val": max_val,
+        }
+        done = 0
+        for part in engine.map_blocks(blocks, ScoreImages, settings, plan):
+            codes[part["index"]], similarity[part["index"]] = part["code"], part["similarity"]
+            done += len(part["index"])
+            if on_batch is not None:
+                on_batch(done)
+    return codes, similarity

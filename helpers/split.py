@@ -12,12 +12,14 @@ import numpy as np
 from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.data import CLASS_NAMES, load_fashion_mnist, subset
+from helpers.engine import engine_from
 from helpers.folders import (
     LOOKED_FOR,
     ImageFolder,
     ImageFormat,
     UnreadableImage,
     describe,
+    folder_from_results,
     list_image_files,
     read_files,
     read_image,
@@ -86,11 +88,17 @@ class Split:
 
 
 def load_split(
-    profile: config.Profile, seed: int = 0, inputs: Inputs | None = None, run: RunDir | None = None
+    profile: config.Profile,
+    seed: int = 0,
+    inputs: Inputs | None = None,
+    run: RunDir | None = None,
+    engine: str | None = None,
+    ray_address: str | None = None,
 ) -> Split:
     """The run's images: Fashion-MNIST (no data folder) or the user's folder, cut to the
     profile's size (a seeded subset in ``smoke``). A folder's decoded images are kept in the
-    run directory (``pile.npz``) while its files stay the same."""
+    run directory (``pile.npz``) while its files stay the same; its files are read by the
+    ``engine`` (``helpers.engine.engine_from``)."""
     inputs = inputs or Inputs()
     if inputs.data is None:
         (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -108,7 +116,7 @@ def load_split(
             inputs,
             made_from,
         )
-    return _load_pile(profile, seed, inputs, run)
+    return _load_pile(profile, seed, inputs, run, engine, ray_address)
 
 
 def pile_files(
@@ -126,7 +134,14 @@ def pile_files(
     return root, files, others
 
 
-def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir | None) -> Split:
+def _load_pile(
+    profile: config.Profile,
+    seed: int,
+    inputs: Inputs,
+    run: RunDir | None,
+    engine: str | None,
+    ray_address: str | None,
+) -> Split:
     root, files, others = pile_files(profile, seed, inputs)
     chosen = ""
     if inputs.is_auto:  # colour and size from a look at the pile's files
@@ -151,9 +166,8 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
             others,
         )
     else:
-        pile = read_files(root, files, inputs.format, progress=True, other_files=others)
-        if run is not None:  # the images first: the listing with made_from vouches for them
-            run.save_array(PILE_IMAGES, pile.images)
+        pile = _read_pile(root, files, inputs.format, others, run, engine, ray_address)
+        if run is not None:  # the listing with made_from vouches for the images
             run.save_arrays(
                 PILE_CACHE,
                 paths=np.asarray(pile.paths),
@@ -162,7 +176,7 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
                 skipped=np.asarray(json.dumps(pile.skipped)),
                 made_from=np.asarray(made_from),
             )
-            pile.images = run.load_array(PILE_IMAGES)
+            pile.images = _cached_images(run, run.load_arrays(PILE_CACHE))
     examples = read_examples(inputs.examples, pile, inputs.format)
     truth = None
     skipped = pile.skipped + examples.skipped
@@ -186,12 +200,46 @@ def _load_pile(profile: config.Profile, seed: int, inputs: Inputs, run: RunDir |
     )
 
 
+def _read_pile(
+    root: Path,
+    files: list[Path],
+    fmt: ImageFormat,
+    others: dict[str, int],
+    run: RunDir | None,
+    engine: str,
+    ray_address: str | None,
+) -> ImageFolder:
+    """The pile's files read here (threads) or on Ray (``helpers.engine``); with a run
+    directory, their pixels go to ``pile-images.npy`` there (on Ray straight into the
+    memory-mapped file: this process never holds the decoded pile)."""
+    if engine_from(engine) == "local":
+        pile = read_files(root, files, fmt, progress=True, other_files=others)
+        if run is not None:
+            run.save_array(PILE_IMAGES, pile.images)
+        return pile
+    from helpers.engine import read_files_on_ray
+
+    read = []
+
+    def fill(into: np.ndarray) -> None:
+        results = read_files_on_ray(files, fmt, into, ray_address)
+        read.append(folder_from_results(root, files, results, into, others))
+
+    shape = (len(files), *fmt.shape)
+    if run is None:
+        fill(np.empty(shape, np.uint8))
+    else:
+        run.save_array_by_parts(PILE_IMAGES, shape, np.uint8, fill)
+    return read[0]
+
+
 def _cached_images(run: RunDir | None, cached: dict | None) -> np.ndarray | None:
-    """The decoded images saved beside a fresh listing, mapped from disk (None: read again)."""
+    """The decoded images saved beside a fresh listing, mapped from disk (None: read again).
+    The file may hold more rows than images (room for files that turned out unreadable)."""
     if cached is None or "n_images" not in cached or not run.has(PILE_IMAGES):
         return None
-    images = run.load_array(PILE_IMAGES)
-    return images if len(images) == int(cached["n_images"]) else None
+    images, n = run.load_array(PILE_IMAGES), int(cached["n_images"])
+    return images[:n] if len(images) >= n else None
 
 
 def describe_inputs(split: Split, show_skipped: int = 5) -> None:

@@ -12,9 +12,8 @@ from helpers import config
 from helpers.artifacts import RunDir, fingerprint
 from helpers.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
 from helpers.data import check_examples_cover_classes, choose_examples
-from helpers.engine import score_files_on_ray
+from helpers.engine import engine_from
 from helpers.export import label_rows
-from helpers.folders import relative_path
 from helpers.inputs import resolve_inputs
 from helpers.labels import (
     POISSON_UP_TO,
@@ -33,9 +32,9 @@ from helpers.model import (
     train,
 )
 from helpers.pile_settings import default_epochs
-from helpers.scoring import Reconstructions
+from helpers.scoring import Reconstructions, score_images_on_ray
 from helpers.session import LabelSession
-from helpers.split import SKIPPED, Split, load_split, pile_files
+from helpers.split import SKIPPED, Split, load_split
 from helpers.ssim import DEFAULT_MAX_VAL
 
 WEIGHTS = "autoencoder.weights.h5"
@@ -49,6 +48,8 @@ def setup(
     run_dir: str | None = None,
     seed: int = 0,
     follow_run: bool = True,
+    engine: str | None = None,
+    ray_address: str | None = None,
     **inputs,
 ) -> tuple[config.Profile, RunDir, Split]:
     """What every notebook starts from: its profile, run directory and images; says which.
@@ -57,6 +58,8 @@ def setup(
     (None: from the environment). With ``follow_run`` (notebooks 02-05) what is not given
     follows what the run directory recorded for the same pile (notebook 01 records it);
     notebook 01 passes ``follow_run=False``: its parameters say what the pile is.
+    ``engine`` and ``ray_address``: where a folder's files are read when they must be
+    (``helpers.engine``).
     """
     profile_settings = config.get_profile(profile)
     run = RunDir(run_dir)
@@ -64,7 +67,7 @@ def setup(
     chosen = resolve_inputs(recorded, **inputs)
     if not follow_run and run.has(INPUTS):
         _keep_another_piles_results(run, chosen)
-    split = load_split(profile_settings, seed=seed, inputs=chosen, run=run)
+    split = load_split(profile_settings, seed, chosen, run, engine, ray_address)
     run.save_json(INPUTS, asdict(split.inputs))  # 'auto' as it was chosen for this pile
     rows = [{"path": path, "reason": reason} for path, reason in split.skipped]
     run.save_csv(SKIPPED, rows, ["path", "reason"])
@@ -167,17 +170,50 @@ def get_autoencoder(
     return ae, enc, dec, made
 
 
-def get_codes(run: RunDir, encoder, split: Split) -> dict[str, np.ndarray]:
+def get_codes(
+    run: RunDir,
+    encoder,
+    split: Split,
+    engine: str | None = None,
+    *,
+    decoder=None,
+    ray_address: str | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """The code of every image to label (``codes.npz``); reconstructions are decoded from
-    them when needed (``helpers.scoring.Reconstructions``)."""
+    them when needed (``helpers.scoring.Reconstructions``).
+
+    ``engine`` (``helpers.engine.engine_from``) ``"ray"``: a folder's images are encoded on
+    Ray, and (needing the ``decoder``) each reconstruction is scored there against every
+    class example too (``scores.npz``, as notebook 05 makes it with the default
+    ``max_val``), so notebook 05 has nothing per image left to do.
+    """
     made_from = _codes_made_from(run, split)
     saved = run.load_fresh_arrays("codes.npz", made_from)
-    if saved is not None:
-        return saved
-    run.save_arrays(
-        "codes.npz", codes=encode(encoder, split.x_test), made_from=np.asarray(made_from)
-    )
+    on_ray = engine_from(engine) == "ray"
+    if on_ray and split.inputs.data is None:
+        print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
+        on_ray = False
+    if not on_ray:
+        if saved is not None:
+            return saved
+        codes = encode(encoder, split.x_test)
+    else:
+        if decoder is None:
+            raise ValueError("the ray engine scores the reconstructions too: pass decoder=")
+        examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
+        scores_made_from = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
+        if saved is not None and run.load_fresh_arrays("scores.npz", scores_made_from):
+            return saved
+        codes, similarity = score_images_on_ray(
+            split.x_test, encoder, decoder, examples.reconstructions, DEFAULT_MAX_VAL, ray_address
+        )
+    run.save_arrays("codes.npz", codes=codes, made_from=np.asarray(made_from))
     run.invalidate_after("codes.npz")
+    if on_ray:  # made from the codes just saved
+        made = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
+        run.save_arrays("scores.npz", similarity=similarity, made_from=np.asarray(made))
+        print(f"Ray: {len(codes):,} images encoded and scored")
     return run.load_arrays("codes.npz")
 
 
@@ -278,56 +314,6 @@ def get_similarity(
 
 def _scores_made_from(run: RunDir, examples: Examples, max_val: float) -> str:
     return fingerprint(_made_from(run, "codes.npz"), examples.made_from, max_val)
-
-
-def get_codes_on_ray(
-    run: RunDir,
-    encoder,
-    decoder,
-    split: Split,
-    profile: config.Profile,
-    seed: int = 0,
-    address: str | None = None,
-) -> dict[str, np.ndarray]:
-    """``get_codes`` with the per-image work on Ray (``helpers.engine``): the folder's files
-    read, decoded, encoded and scored against the examples (``scores.npz``, as notebook 05
-    would make it with the default ``max_val``) in Ray's workers.
-
-    The files that decode there must be the ones notebook 01 read here, in the same order,
-    else the folder changed in between and this says so.
-    """
-    if split.inputs.data is None:
-        print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
-        return get_codes(run, encoder, split)
-    examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
-    codes_made_from = _codes_made_from(run, split)
-    saved = run.load_fresh_arrays("codes.npz", codes_made_from)
-    if saved is not None and run.load_fresh_arrays(
-        "scores.npz", _scores_made_from(run, examples, DEFAULT_MAX_VAL)
-    ):
-        return saved
-    root, files, _ = pile_files(profile, seed, split.inputs)
-    scored = score_files_on_ray(
-        files,
-        encoder,
-        decoder,
-        split.inputs.format,
-        examples.reconstructions,
-        DEFAULT_MAX_VAL,
-        address,
-    )
-    relative = [relative_path(Path(p), root) for p in scored.paths]
-    if relative != list(split.test_ids):
-        raise RuntimeError(
-            f"{root}: Ray read {len(relative):,} images, this machine {len(split.test_ids):,} "
-            "(or others): the folder changed since notebook 01 read it; run notebook 01 again"
-        )
-    run.save_arrays("codes.npz", codes=scored.codes, made_from=np.asarray(codes_made_from))
-    run.invalidate_after("codes.npz")
-    made_from = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
-    run.save_arrays("scores.npz", similarity=scored.similarity, made_from=np.asarray(made_from))
-    print(f"Ray: {len(relative):,} images encoded and scored, {len(scored.skipped)} skipped")
-    return run.load_arrays("codes.npz")
 
 
 def label_session(

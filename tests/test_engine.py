@@ -65,82 +65,73 @@ def test_a_local_ray_gives_the_local_engines_labels(pile_folder, tmp_path):
     np.testing.assert_allclose(codes[0], codes[1], atol=1e-5)
 
 
-def test_a_ray_started_here_is_shut_down_after_an_error(pile_folder):
+def test_a_ray_started_here_is_shut_down_after_an_error():
     import ray
 
-    from helpers.folders import ImageFormat, list_image_files
     from helpers.model import build_autoencoder
+    from helpers.scoring import score_images_on_ray
 
-    root, _ = pile_folder
-    files, _ = list_image_files(root / "pile")
     _, encoder, decoder = build_autoencoder()
+    images = np.zeros((4, 28, 28, 1), np.uint8)
     wrong = np.zeros((2, 9, 9, 1), np.float32)  # targets of another size: scoring fails
     with pytest.raises(Exception):  # noqa: B017 (whatever Ray wraps the error in)
-        E.score_files_on_ray(files[:4], encoder, decoder, ImageFormat(), wrong, 1.0)
+        score_images_on_ray(images, encoder, decoder, wrong, 1.0)
     assert not ray.is_initialized()
 
 
-def _local_scores(files, encoder, decoder, fmt, targets, max_val):
-    """What the local engine computes for the same files: codes and SSIM of those that read."""
-    from helpers.folders import UnreadableImage, read_image
-    from helpers.model import encode
-    from helpers.scoring import score_batch
-
-    images, paths, skipped = [], [], []
-    for path in files:
-        try:
-            images.append(read_image(path, fmt)[0])
-            paths.append(str(path))
-        except UnreadableImage as err:
-            skipped.append((str(path), str(err)))
-    codes = encode(encoder, np.stack(images))
-    return paths, codes, score_batch(decoder, codes, targets, max_val), skipped
-
-
-@pytest.mark.parametrize("lose_a_node", [False, True], ids=["two nodes", "a node lost"])
-def test_a_two_node_cluster_gives_the_local_scores_even_when_a_node_is_lost(
-    pile_folder, monkeypatch, lose_a_node
+@pytest.mark.parametrize("lose_nodes", [False, True], ids=["three nodes", "two nodes lost"])
+def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
+    pile_folder, monkeypatch, capsys, lose_nodes
 ):
-    """A head and a worker node, each a raylet of its own with one CPU (Ray's own tool for
-    testing many nodes on one machine); with ``lose_a_node`` the worker is removed as soon
-    as the first batch of results arrives, while the other batches are in flight."""
+    """A head and two worker nodes, each a raylet of its own with one CPU (Ray's own tool
+    for testing many nodes on one machine). With ``lose_nodes`` one worker is removed as
+    soon as the first batch of the read arrives, the other as soon as the first batch of
+    the scoring does, while the other batches are in flight."""
     import ray
     from ray.cluster_utils import Cluster
 
-    from helpers.folders import ImageFormat, list_image_files
-    from helpers.model import build_autoencoder
+    from helpers.folders import ImageFormat, folder_from_results, list_image_files, read_files
+    from helpers.model import build_autoencoder, encode
+    from helpers.scoring import score_batch, score_images_on_ray
 
     root, _ = pile_folder
     files, _ = list_image_files(root / "pile")
-    monkeypatch.setattr(E, "BATCH", 8)  # many small batches, spread over both nodes
+    monkeypatch.setattr(E, "BATCH", 8)  # many small batches, spread over the nodes
     _, encoder, decoder = build_autoencoder()
     targets = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
     fmt = ImageFormat()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    to_lose = list(workers) if lose_nodes else []
+
+    def lose_one(_done):  # one worker node at the first batch of each map
+        if to_lose and len(to_lose) + lose_one.map == 2:
+            cluster.remove_node(to_lose.pop())
+
     try:
-        worker = cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, log_to_driver=False)
-        lost = []
-
-        def first_batch_in(_done):
-            if lose_a_node and not lost:
-                cluster.remove_node(worker)
-                lost.append(True)
-
-        scores = E.score_files_on_ray(
-            files, encoder, decoder, fmt, targets, 1.0, cluster.address, first_batch_in
+        lose_one.map = 0
+        into = np.zeros((len(files), *fmt.shape), np.uint8)
+        results = E.read_files_on_ray(files, fmt, into, cluster.address, lose_one)
+        pile = folder_from_results(root / "pile", files, results, into)
+        lose_one.map = 1
+        codes, similarity = score_images_on_ray(
+            pile.images, encoder, decoder, targets, 1.0, cluster.address, lose_one
         )
-        assert len(ray.nodes()) == 2 and sum(n["Alive"] for n in ray.nodes()) == (
-            1 if lose_a_node else 2
-        )
+        assert sum(n["Alive"] for n in ray.nodes()) == (1 if lose_nodes else 3)
     finally:
         ray.shutdown()
         cluster.shutdown()
-    paths, codes, similarity, skipped = _local_scores(files, encoder, decoder, fmt, targets, 1.0)
-    assert scores.paths == paths and sorted(scores.skipped) == sorted(skipped)
-    np.testing.assert_allclose(scores.codes, codes, atol=1e-5)
-    np.testing.assert_allclose(scores.similarity, similarity, atol=1e-5)
+    said = capsys.readouterr().out
+    assert said.count("node(s) lost on the way") == (2 if lose_nodes else 0), said
+    here = read_files(root / "pile", files, fmt)
+    assert pile.paths == here.paths and pile.skipped == here.skipped and pile.info == here.info
+    np.testing.assert_array_equal(pile.images, here.images)
+    local_codes = encode(encoder, here.images)
+    np.testing.assert_allclose(codes, local_codes, atol=1e-5)
+    local_similarity = score_batch(decoder, local_codes, targets, 1.0)
+    np.testing.assert_allclose(similarity, local_similarity, atol=1e-5)
 
 
 def test_actors_read_paths_and_uris_and_refuse_what_is_not_a_file(tmp_path):
