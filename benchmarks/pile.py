@@ -11,10 +11,11 @@ files, labelled through the folder path with the shipped weights, against the ar
 
     python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
 
-``--engine local,ray`` instead times only the per-image map (read, decode, encode, decode
-the codes, SSIM against the 100 examples) on the piles of ``--sizes``, shipped weights,
-each engine in a fresh process, alternately: images/s, Ray's overhead against local, and
-the peak memory of the driver process.
+``--engine local,ray,ray-2-nodes`` instead times only the per-image map (read, decode,
+encode, decode the codes, SSIM against the 100 examples) on the piles of ``--sizes``,
+shipped weights, each engine in a fresh process, alternately: images/s, Ray's overhead
+against local (a Ray started here, and a cluster of two nodes of one CPU each), and the
+peak memory of the driver process.
 
 ``--headless 1000000`` instead writes that many 28x28 PNG files (Fashion-MNIST's 70,000,
 then copies rolled, mirrored and noisy) and labels them with ``python -m helpers run``
@@ -34,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import markdown_table, save_report
+from reports import ROOT, commit, markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -233,45 +234,91 @@ def folder_against_arrays(root: Path) -> dict:
 
 
 def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
-    """The per-image work on one pile with one engine, in this process."""
+    """The per-image work on one pile with one engine, in this process: ``local``, ``ray``
+    (a Ray started here) or ``ray-2-nodes`` (a head and a worker node of one CPU each,
+    ``ray.cluster_utils.Cluster``). On Ray the decoded pile goes to a memory-mapped file, as
+    notebook 01 does it; the driver's anonymous memory (not the mapped file's pages) is
+    sampled through the run."""
     from helpers.config import get_profile
-    from helpers.engine import score_files_on_ray
-    from helpers.folders import ImageFormat, read_files
+    from helpers.engine import read_files_on_ray
+    from helpers.folders import ImageFormat, folder_from_results, read_files
     from helpers.inputs import Inputs, read_examples
     from helpers.model import decode, encode, load_weights, shipped_weights_path
-    from helpers.scoring import Reconstructions
+    from helpers.scoring import Reconstructions, score_images_on_ray
     from helpers.split import pile_files
 
     _, enc, dec = load_weights(shipped_weights_path())
     root, files, _ = pile_files(get_profile("full"), 0, Inputs(str(pile), str(examples)))
+    some = read_files(root, files[:1], ImageFormat())  # read_examples wants a pile
+    targets = decode(dec, encode(enc, read_examples(examples, some, ImageFormat()).images))
+    cluster, address = None, None
+    if engine == "ray-2-nodes":
+        from ray.cluster_utils import Cluster
+
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        address = cluster.address
+    sampler = AnonymousMemory()
     start = time.perf_counter()
-    if engine == "local":
-        folder = read_files(root, files, ImageFormat())
-        targets = decode(dec, encode(enc, read_examples(examples, folder, ImageFormat()).images))
-        codes = encode(enc, folder.images)
-        Reconstructions(dec, codes, keep_up_to=0).similarity(targets)
-        n, skipped = len(folder.images), len(folder.skipped)
-    else:
-        some = read_files(root, files[:1], ImageFormat())  # read_examples wants a pile
-        targets = decode(dec, encode(enc, read_examples(examples, some, ImageFormat()).images))
-        scored = score_files_on_ray(files, enc, dec, ImageFormat(), targets, 1.0)
-        n, skipped = len(scored.paths), len(scored.skipped)
-    seconds = time.perf_counter() - start
+    try:
+        if engine == "local":
+            folder = read_files(root, files, ImageFormat())
+            codes = encode(enc, folder.images)
+            Reconstructions(dec, codes, keep_up_to=0).similarity(targets)
+        else:
+            mapped = pile.parent / f".{pile.name}-{engine}.npy"
+            into = np.lib.format.open_memmap(mapped, "w+", np.uint8, (len(files), 28, 28, 1))
+            results = read_files_on_ray(files, ImageFormat(), into, address)
+            folder = folder_from_results(root, files, results, into)
+            score_images_on_ray(folder.images, enc, dec, targets, 1.0, address)
+            del into
+            mapped.unlink()
+    finally:
+        seconds = time.perf_counter() - start
+        if cluster is not None:
+            cluster.shutdown()
+        sampler.stop()
+    n = len(folder.images)
     return {
         "engine": engine,
         "images": n,
-        "skipped": skipped,
+        "skipped": len(folder.skipped),
         "seconds": round(seconds, 1),
         "images_per_s": round(n / seconds),
         "driver_peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "driver_peak_anonymous_gib": round(sampler.peak / 2**30, 2),
+        "decoded_pile_gib": round(folder.images.nbytes / 2**30, 3),
     }
+
+
+class AnonymousMemory:
+    """The peak of this process's anonymous memory (``RssAnon``: its heap, not the pages of
+    files it maps), sampled every 0.2 s in a thread."""
+
+    def __init__(self, every: float = 0.2):
+        import threading
+
+        self.peak, self._done = 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, every: float) -> None:
+        while not self._done.wait(every):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak = max(self.peak, int(line.split()[1]) * 1024)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: int) -> dict:
     """``per_image_map`` for each size and engine, alternately, in fresh processes."""
     saved = out / "pile.json"
     report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
-    result = {}
+    result, made_at = {}, commit()
     for n in sizes:
         write_pile(root / f"pile-{n}", n)
         runs = {name: [] for name in names}
@@ -289,9 +336,11 @@ def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: i
             name: float(np.median([r["images_per_s"] for r in rs])) for name, rs in runs.items()
         }
         result[n] = {"runs": runs, "median_images_per_s": rate}
-        if "local" in rate and "ray" in rate:
-            result[n]["ray_time_over_local"] = round(rate["local"] / rate["ray"], 2)
+        for name in names:
+            if name != "local" and "local" in rate:
+                result[n][f"{name}_time_over_local"] = round(rate["local"] / rate[name], 2)
     report["engines"] = {
+        "commit": made_at,
         "command": "python benchmarks/pile.py --engine " + ",".join(names),
         "machine": f"{os.cpu_count()} CPU cores",
         "sizes": result,
@@ -375,7 +424,7 @@ def headless(root: Path, n: int) -> dict:
     print(f"{n:,} files ready in {time.perf_counter() - start:.0f} s", flush=True)
     command = [sys.executable, "-m", "helpers", "run", "--data", str(pile)]
     command += ["--examples", str(root / "examples"), "--run-dir", str(run_dir)]
-    start = time.perf_counter()
+    made_at, start = commit(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
@@ -387,7 +436,10 @@ def headless(root: Path, n: int) -> dict:
             notebooks[name] = float(rest[:-2])
     return {
         "images": n,
-        "command": " ".join(command[1:]),
+        "commit": made_at,
+        "command": " ".join(
+            os.path.relpath(c, ROOT) if c.startswith("/") else c for c in command[1:]
+        ),
         "total_seconds": round(seconds, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
         "notebook_seconds": notebooks,

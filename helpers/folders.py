@@ -91,9 +91,12 @@ class UnreadableImage(ValueError):
     """One file could not be decoded; the message says why, in words."""
 
 
-def list_image_files(folder: str | os.PathLike) -> tuple[list[Path], dict[str, int]]:
+def list_image_files(
+    folder: str | os.PathLike, folders: list | None = None
+) -> tuple[list[Path], dict[str, int]]:
     """Image files under ``folder`` (recursively, sorted), and a count of the other files
-    left aside by extension. A missing folder is an error naming it."""
+    left aside by extension. A missing folder is an error naming it. ``folders``, if given,
+    gets ``[path, modification time in ns]`` of every folder walked, ``folder`` first."""
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder")
@@ -104,6 +107,8 @@ def list_image_files(folder: str | os.PathLike) -> tuple[list[Path], dict[str, i
             dirs[:] = []
             continue
         seen.add(real)
+        if folders is not None:
+            folders.append([current, os.stat(current).st_mtime_ns])
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if name.startswith("."):

@@ -4,6 +4,7 @@ their examples and, optionally, their truth; and a plain account of what was fou
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -94,11 +95,13 @@ def load_split(
     run: RunDir | None = None,
     engine: str | None = None,
     ray_address: str | None = None,
+    quick: bool = False,
 ) -> Split:
     """The run's images: Fashion-MNIST (no data folder) or the user's folder, cut to the
     profile's size (a seeded subset in ``smoke``). A folder's decoded images are kept in the
     run directory (``pile.npz``) while its files stay the same; its files are read by the
-    ``engine`` (``helpers.engine.engine_from``)."""
+    ``engine`` (``helpers.engine.engine_from``). ``quick``: trust the run directory's
+    listing while no folder of the pile changed (notebooks 02-05; ``_pile_as_listed``)."""
     inputs = inputs or Inputs()
     if inputs.data is None:
         (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -116,16 +119,17 @@ def load_split(
             inputs,
             made_from,
         )
-    return _load_pile(profile, seed, inputs, run, engine, ray_address)
+    return _load_pile(profile, seed, inputs, run, engine, ray_address, quick)
 
 
 def pile_files(
-    profile: config.Profile, seed: int, inputs: Inputs
+    profile: config.Profile, seed: int, inputs: Inputs, folders: list | None = None
 ) -> tuple[Path, list[Path], dict[str, int]]:
     """The data folder, the image files to label (a seeded subset in ``smoke``), and the
-    other files left aside: what every engine reads."""
+    other files left aside: what every engine reads. ``folders``, if given, gets each folder
+    walked with its modification time (``list_image_files``)."""
     root = Path(inputs.data).expanduser().resolve()
-    files, others = list_image_files(root)
+    files, others = list_image_files(root, folders)
     if not files:
         raise FileNotFoundError(f"{root}: no image files ({LOOKED_FOR})")
     if profile.n_test is not None and len(files) > profile.n_test:
@@ -141,32 +145,33 @@ def _load_pile(
     run: RunDir | None,
     engine: str | None,
     ray_address: str | None,
+    quick: bool = False,
 ) -> Split:
-    root, files, others = pile_files(profile, seed, inputs)
-    chosen = ""
-    if inputs.is_auto:  # colour and size from a look at the pile's files
-        look = look_at_pile(files, seed)
-        size_auto, color_auto = is_auto(inputs.image_size), is_auto(inputs.color)
-        inputs = replace(
-            inputs,
-            image_size=look.image_size if size_auto else inputs.image_size,
-            color=look.color if color_auto else inputs.color,
-        )
-        chosen = look.describe(len(files), color_auto, size_auto)
-    made_from = fingerprint(files_fingerprint(root, files), inputs.format)
-    cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
-    images = _cached_images(run, cached)
-    if images is not None:
-        pile = ImageFolder(
-            root,
-            images,
-            cached["paths"].tolist(),
-            json.loads(str(cached["info"])),
-            [tuple(row) for row in json.loads(str(cached["skipped"]))],
-            others,
-        )
+    root = Path(inputs.data).expanduser().resolve()
+    chosen, as_listed = "", None
+    if quick and not inputs.is_auto:
+        listed = fingerprint(str(root), profile.n_test, seed, inputs.format)
+        as_listed = _pile_as_listed(run, listed, root)
+    if as_listed is not None:
+        pile, made_from = as_listed
     else:
-        pile = _read_pile(root, files, inputs.format, others, run, engine, ray_address)
+        folders: list = []
+        root, files, others = pile_files(profile, seed, inputs, folders)
+        if inputs.is_auto:  # colour and size from a look at the pile's files
+            look = look_at_pile(files, seed)
+            size_auto, color_auto = is_auto(inputs.image_size), is_auto(inputs.color)
+            inputs = replace(
+                inputs,
+                image_size=look.image_size if size_auto else inputs.image_size,
+                color=look.color if color_auto else inputs.color,
+            )
+            chosen = look.describe(len(files), color_auto, size_auto)
+        listed = fingerprint(str(root), profile.n_test, seed, inputs.format)
+        made_from = fingerprint(files_fingerprint(root, files), inputs.format)
+        cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
+        pile = _cached_pile(run, cached, root, others)
+        if pile is None:
+            pile = _read_pile(root, files, inputs.format, others, run, engine, ray_address)
         if run is not None:  # the listing with made_from vouches for the images
             run.save_arrays(
                 PILE_CACHE,
@@ -174,6 +179,9 @@ def _load_pile(
                 n_images=np.asarray(len(pile.images)),
                 info=np.asarray(json.dumps(pile.info)),
                 skipped=np.asarray(json.dumps(pile.skipped)),
+                others=np.asarray(json.dumps(others)),
+                folders=np.asarray(json.dumps(folders)),
+                listed=np.asarray(listed),
                 made_from=np.asarray(made_from),
             )
             pile.images = _cached_images(run, run.load_arrays(PILE_CACHE))
@@ -240,6 +248,44 @@ def _cached_images(run: RunDir | None, cached: dict | None) -> np.ndarray | None
         return None
     images, n = run.load_array(PILE_IMAGES), int(cached["n_images"])
     return images[:n] if len(images) >= n else None
+
+
+def _cached_pile(
+    run: RunDir | None, cached: dict | None, root: Path, others: dict[str, int]
+) -> ImageFolder | None:
+    """The pile as the run directory keeps it (None: it must be read)."""
+    images = _cached_images(run, cached)
+    if images is None:
+        return None
+    return ImageFolder(
+        root,
+        images,
+        cached["paths"].tolist(),
+        json.loads(str(cached["info"])),
+        [tuple(row) for row in json.loads(str(cached["skipped"]))],
+        others,
+    )
+
+
+def _pile_as_listed(run: RunDir | None, listed: str, root: Path) -> tuple[ImageFolder, str] | None:
+    """The pile notebook 01 listed, without walking its files again, if it was listed for
+    the same folder, subset and format and no folder of it changed since (a file added,
+    removed or renamed changes its folder's modification time); and what it was made from.
+    What this cannot see, a file rewritten in place under the same name, the next walk
+    (notebook 01, or any notebook after a folder changed) sees by its size and time."""
+    if run is None or not run.has(PILE_CACHE):
+        return None
+    cached = run.load_arrays(PILE_CACHE)
+    if "folders" not in cached or str(cached.get("listed", "")) != listed:
+        return None
+    for folder, mtime in json.loads(str(cached["folders"])):
+        try:
+            if os.stat(folder).st_mtime_ns != mtime:
+                return None
+        except OSError:
+            return None
+    pile = _cached_pile(run, cached, root, json.loads(str(cached["others"])))
+    return None if pile is None else (pile, str(cached["made_from"]))
 
 
 def describe_inputs(split: Split, show_skipped: int = 5) -> None:

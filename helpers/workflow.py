@@ -57,7 +57,8 @@ def setup(
     ``inputs`` are ``data``, ``examples``, ``truth``, ``image_size``, ``color``, ``fit``
     (None: from the environment). With ``follow_run`` (notebooks 02-05) what is not given
     follows what the run directory recorded for the same pile (notebook 01 records it);
-    notebook 01 passes ``follow_run=False``: its parameters say what the pile is.
+    notebook 01 passes ``follow_run=False``: its parameters say what the pile is, and it
+    checks every file of it; the others trust its listing while no folder changed.
     ``engine`` and ``ray_address``: where a folder's files are read when they must be
     (``helpers.engine``).
     """
@@ -67,7 +68,7 @@ def setup(
     chosen = resolve_inputs(recorded, **inputs)
     if not follow_run and run.has(INPUTS):
         _keep_another_piles_results(run, chosen)
-    split = load_split(profile_settings, seed, chosen, run, engine, ray_address)
+    split = load_split(profile_settings, seed, chosen, run, engine, ray_address, follow_run)
     run.save_json(INPUTS, asdict(split.inputs))  # 'auto' as it was chosen for this pile
     rows = [{"path": path, "reason": reason} for path, reason in split.skipped]
     run.save_csv(SKIPPED, rows, ["path", "reason"])
@@ -190,24 +191,24 @@ def get_codes(
     """
     made_from = _codes_made_from(run, split)
     saved = run.load_fresh_arrays("codes.npz", made_from)
-    on_ray = engine_from(engine) == "ray"
-    if on_ray and split.inputs.data is None:
-        print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
-        on_ray = False
-    if not on_ray:
-        if saved is not None:
-            return saved
-        codes = encode(encoder, split.x_test)
-    else:
-        if decoder is None:
-            raise ValueError("the ray engine scores the reconstructions too: pass decoder=")
+    on_ray = engine_from(engine) == "ray" and split.inputs.data is not None
+    if on_ray and decoder is not None:  # codes and scores together, or both again
         examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
         scores_made_from = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
-        if saved is not None and run.load_fresh_arrays("scores.npz", scores_made_from):
-            return saved
+        if not run.load_fresh_arrays("scores.npz", scores_made_from):
+            saved = None
+    if saved is not None:  # whichever engine made them
+        return saved
+    if on_ray and decoder is None:
+        raise ValueError("the ray engine scores the reconstructions too: pass decoder=")
+    if on_ray:
         codes, similarity = score_images_on_ray(
             split.x_test, encoder, decoder, examples.reconstructions, DEFAULT_MAX_VAL, ray_address
         )
+    else:
+        if engine_from(engine) == "ray":
+            print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
+        codes = encode(encoder, split.x_test)
     run.save_arrays("codes.npz", codes=codes, made_from=np.asarray(made_from))
     run.invalidate_after("codes.npz")
     if on_ray:  # made from the codes just saved
@@ -215,6 +216,12 @@ def get_codes(
         run.save_arrays("scores.npz", similarity=similarity, made_from=np.asarray(made))
         print(f"Ray: {len(codes):,} images encoded and scored")
     return run.load_arrays("codes.npz")
+
+
+def get_reconstructions(run: RunDir, decoder, encoded: dict[str, np.ndarray]) -> Reconstructions:
+    """The pile's reconstructions: held in memory, or (a large pile) decoded once into the
+    run directory and read from there (``helpers.scoring.Reconstructions``)."""
+    return Reconstructions(decoder, encoded["codes"], store=(run, str(encoded["made_from"])))
 
 
 def _codes_made_from(run: RunDir, split: Split) -> str:
@@ -369,7 +376,7 @@ def open_session(
     profile, run, split = setup(profile, run_dir, seed)
     _, encoder, decoder, _ = get_autoencoder(run, profile, split, seed=seed, verbose=0)
     encoded = get_codes(run, encoder, split)
-    recon = Reconstructions(decoder, encoded["codes"])
+    recon = get_reconstructions(run, decoder, encoded)
     clusters = get_clusters(run, encoded["codes"], len(split.class_names), seed=seed)["clusters"]
     examples = get_examples(split, encoder, decoder, per_class, seed=seed)
     settings = LabelSettings()

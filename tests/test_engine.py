@@ -49,8 +49,9 @@ def test_a_local_ray_gives_the_local_engines_labels(pile_folder, tmp_path):
     root, paths = pile_folder
     _headless(tmp_path / "local", root)
     _headless(tmp_path / "ray", root, "--engine", "ray")
-    ray_run = tmp_path / "ray" / "notebooks" / "03_visualize_latents.ipynb"
-    assert "scoring actor(s)" in ray_run.read_text()  # the work did go to Ray
+    done_on_ray = tmp_path / "ray" / "notebooks"  # the work did go to Ray
+    assert "Ray: reading" in (done_on_ray / "01_load_data.ipynb").read_text()
+    assert "Ray: encoding and scoring" in (done_on_ray / "03_visualize_latents.ipynb").read_text()
     assert _rows(tmp_path / "ray" / "skipped.csv") == _rows(tmp_path / "local" / "skipped.csv")
     local, ray = _rows(tmp_path / "local" / "labels.csv"), _rows(tmp_path / "ray" / "labels.csv")
     assert len(local) == len(paths) == len(ray)

@@ -237,3 +237,26 @@ def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(
     run.save_csv("labels.csv", rows[:1], ["image", "label", "accepted"])  # saved after
     assert sort_into_folders(run.path, out, "copy") == 0
     assert (out / "Bag" / paths[0]).is_file()
+
+
+def test_later_notebooks_trust_the_listing_until_a_folder_changes(folder, tmp_path, monkeypatch):
+    import shutil
+
+    from helpers import split as S
+
+    root, _ = folder
+    pile = tmp_path / "pile"
+    shutil.copytree(root / "pile", pile, symlinks=True)  # the clutter has a link loop
+    inputs = {"data": str(pile), "examples": str(root / "examples")}
+    _, run, first = setup("full", tmp_path / "run", follow_run=False, **inputs)
+    walked, real_walk = [], S.list_image_files
+    monkeypatch.setattr(S, "list_image_files", lambda *a: walked.append(1) or real_walk(*a))
+    _, _, later = setup("full", tmp_path / "run")  # notebooks 02-05: no walk
+    assert walked == [] and later.made_from == first.made_from
+    assert later.test_ids.tolist() == first.test_ids.tolist()
+    piles.write_good_images(pile / "new", first.x_test[:2, ..., 0])  # a new folder
+    _, _, grown = setup("full", tmp_path / "run")
+    assert walked == [1] and len(grown.test_ids) == len(first.test_ids) + 2
+    assert grown.made_from != first.made_from
+    _, _, again = setup("full", tmp_path / "run")  # the new listing is trusted again
+    assert walked == [1] and again.made_from == grown.made_from

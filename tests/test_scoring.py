@@ -51,3 +51,31 @@ def test_reconstructions_held_or_decoded_are_the_same(fashion_mnist):
     np.testing.assert_allclose(
         decoded.similarity(targets), score_batch(dec, codes, targets), atol=1e-6
     )
+
+
+def test_a_large_piles_reconstructions_are_decoded_once_into_the_run_directory(
+    fashion_mnist, tmp_path
+):
+    from helpers.artifacts import RunDir
+
+    _, (x_test, _) = fashion_mnist
+    _, enc, dec = load_weights(shipped_weights_path())
+    codes = encode(enc, x_test[:120, ..., None])
+    run = RunDir(tmp_path)
+    exact = Reconstructions(dec, codes)  # held, float32
+    targets = exact[:5]
+    first = Reconstructions(dec, codes, keep_up_to=10, batch_size=32, store=(run, "aaa"))
+    assert first.on_disk is None
+    scores = first.similarity(targets)  # decodes the pile, keeps it as float16
+    assert (tmp_path / "reconstructions-aaa.npy").is_file() and first.on_disk.dtype == np.float16
+    assert np.abs(scores - exact.similarity(targets)).max() < 3e-4
+    assert np.abs(first[[3, 9]] - exact[[3, 9]]).max() <= 2.5e-4
+
+    again = Reconstructions(dec, codes, keep_up_to=10, store=(run, "aaa"))  # a later session
+    assert again.on_disk is not None  # read from the file, nothing decoded
+    np.testing.assert_allclose(again.similarity(targets), scores, atol=1e-5)  # other batches
+    np.testing.assert_array_equal(again[7], first[7])
+
+    other = Reconstructions(dec, codes[:60], keep_up_to=10, store=(run, "bbb"))  # new codes
+    other.similarity(targets)
+    assert sorted(p.name for p in tmp_path.glob("reconstructions-*")) == ["reconstructions-bbb.npy"]

@@ -1,0 +1,87 @@
+"""A relabel after a round of reviews, on a run directory the headless run left (the
+million-image pile, say): how long opening the session takes, the first relabel, and each
+relabel after ``--per-round`` more reviews, stage by stage.
+
+    python benchmarks/relabel.py --run-dir runs/pile-bench/run-augmented-1000000 [--rounds 3]
+
+The reviews go to a copy of the run's ``reviews.csv`` that is put back afterwards: the run
+directory is left as it was found. Each review gives a seeded random image the class it is
+labelled with now (what the labels are does not change what a relabel costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from reports import ROOT, commit, save_report
+
+HERE = Path(__file__).resolve().parent
+
+
+def measure(run_dir: Path, rounds: int, per_round: int, seed: int = 0) -> dict:
+    from helpers.reviews import ReviewLog
+    from helpers.session import REVIEWS
+    from helpers.workflow import open_session
+
+    reviews = run_dir / REVIEWS
+    kept = run_dir / f".{REVIEWS}.before-benchmark"
+    if reviews.exists():
+        shutil.copy2(reviews, kept)
+    try:
+        start = time.perf_counter()
+        session, split = open_session(str(run_dir))
+        opened = time.perf_counter() - start
+        start = time.perf_counter()
+        labels, _ = session.relabel()
+        first = time.perf_counter() - start
+        rng = np.random.default_rng(seed)
+        log, times = ReviewLog(reviews), []
+        for _ in range(rounds):
+            for i in rng.choice(len(split.test_ids), per_round, replace=False):
+                log.append(str(split.test_ids[i]), split.class_names[labels.label[i]])
+            start = time.perf_counter()
+            labels, _ = session.relabel()
+            times.append(round(time.perf_counter() - start, 1))
+            print(f"relabel after {per_round} more reviews: {times[-1]} s", flush=True)
+    finally:
+        if kept.exists():
+            os.replace(kept, reviews)
+        else:
+            reviews.unlink(missing_ok=True)
+    return {
+        "images": len(split.test_ids),
+        "open_session_seconds": round(opened, 1),
+        "first_relabel_seconds": round(first, 1),
+        "reviews_per_round": per_round,
+        "relabel_after_reviews_seconds": times,
+        "reconstructions_on_disk": session.reconstructions.on_disk is not None,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-round", type=int, default=20)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir).resolve()
+    report = {
+        "commit": commit(),
+        "command": "python benchmarks/relabel.py --run-dir "
+        f"{os.path.relpath(run_dir, ROOT)} --rounds {args.rounds} --per-round {args.per_round}",
+        "machine": f"{os.cpu_count()} CPU cores",
+        **measure(run_dir, args.rounds, args.per_round),
+    }
+    save_report(args.out, "relabel.json", report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
