@@ -1,0 +1,393 @@
+"""``docs/results.md``: every figure the benchmarks measured, written from
+``benchmarks/results/*.json`` and never typed by hand.
+
+    python benchmarks/results_page.py          # write docs/results.md
+    python benchmarks/results_page.py --check  # exit 1 if docs/results.md is not current
+
+Each section names the results file it comes from, with the commit and the command that
+made it; a file this page has no section for is still listed, so nothing measured hides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from reports import ROOT, markdown_table
+
+RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "docs" / "results.md"
+DEFAULT_ROWS = {  # the library's default label settings, as quality.py names its rows
+    "1": "top3, cluster, confidence, spread 0.8, poisson 0.8",
+    "5": "top3, image, confidence, spread 0.8, poisson 0.8",
+    "10": "top3, image, confidence, spread 0.8, poisson 0.8",
+}
+
+
+def pct(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def num(x, digits: int = 3) -> str:
+    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+
+
+def spread(stats: dict, fmt=pct) -> str:
+    """mean (min-max) of a {mean, min, max} summary."""
+    return f"{fmt(stats['mean'])} ({fmt(stats['min'])}-{fmt(stats['max'])})"
+
+
+def made_by(name: str, report: dict) -> list[str]:
+    """Where a section's figures come from."""
+    commit = report.get("commit", "not recorded")
+    command = report.get("command", "not recorded").strip()
+    return ["", f"*From `benchmarks/results/{name}` (commit {commit}): `{command}`.*"]
+
+
+def quality(name: str, r: dict) -> list[str]:
+    lines = [f"## Labels on Fashion-MNIST: `{name}`", *made_by(name, r)]
+    lines += [
+        "",
+        f"Weights `{r['weights']}`; the 10,000 test images labelled; examples drawn from "
+        f"the training split with seeds {r['example_draw_seeds']}, figures their mean; "
+        "*coverage at 0.95*: the largest share of the pile accepted with precision >= 0.95 "
+        "(the best threshold, chosen with the truth); in bold, the library's defaults.",
+    ]
+    c = r["clusters"]
+    lines += [
+        "",
+        f"Clusters: spectral ACC {num(c['spectral']['acc'])} / NMI {num(c['spectral']['nmi'])}, "
+        f"KMeans ACC {num(c['kmeans']['acc'])} / NMI {num(c['kmeans']['nmi'])}; 10-NN class "
+        f"agreement of the codes {num(r['neighbour_agreement'])}.",
+    ]
+    per = sorted(r["labels"], key=int)
+    header = ["settings"] + [f"{k}/class accuracy, coverage at 0.95" for k in per]
+    rows = []
+    for variant in r["labels"][per[-1]]:
+        cells = []
+        for k in per:
+            v = r["labels"][k].get(variant)
+            cell = f"{pct(v['accuracy_all'])}, {pct(v['coverage_at_p95'])}" if v else "-"
+            cells.append(f"**{cell}**" if DEFAULT_ROWS.get(k) == variant else cell)
+        rows.append([variant, *cells])
+    lines += markdown_table(header, rows)
+    if "calibrated_default" in r:
+        rows = [
+            [f"{k}/class", variant, num(v["threshold"]), pct(v["coverage"]), pct(v["precision"])]
+            for k, variants in sorted(r["calibrated_default"].items(), key=lambda kv: int(kv[0]))
+            for variant, v in variants.items()
+        ]
+        lines += ["", "The calibrated threshold (promise: precision 0.95):"]
+        lines += markdown_table(
+            ["examples", "settings", "threshold", "accepted", "precision"], rows
+        )
+    if "tutorial_rule" in r:
+        rows = [
+            [f"{k}/class", t, num(v["accepted"], 1), pct(v["coverage"]), pct(v["precision"])]
+            for k, rules in sorted(r["tutorial_rule"].items(), key=lambda kv: int(kv[0]))
+            for t, v in rules.items()
+        ]
+        lines += ["", "The tutorial's rule (one cluster, index-aligned pairs):"]
+        lines += markdown_table(
+            ["examples", "threshold", "accepted", "coverage", "precision"], rows
+        )
+    return lines
+
+
+def review(name: str, r: dict) -> list[str]:
+    lines = [f"## Reviews: `{name}`", *made_by(name, r)]
+    lines += [
+        "",
+        "A simulated person reviews what the explorer's queue offers, with the truth; figures "
+        "are mean (min-max) over the draws of examples. *kept at 0.95*: reviewed images plus "
+        "the labels accepted at the calibrated threshold, counted only while the accepted "
+        "ones are at least 0.95 right.",
+    ]
+    for pile, steps in r["summary"].items():
+        rows = [
+            [
+                str(s["reviews"]),
+                spread(s["accuracy_all"]),
+                spread(s["accepted_at_calibrated"]),
+                spread(s["precision_of_accepted_auto"]),
+                spread(s["kept_at_p95_calibrated"]),
+                spread(s["kept_at_p95_best"]),
+                spread(s["relabel_seconds"], lambda x: f"{x:.1f}"),
+            ]
+            for s in (steps[k] for k in sorted(steps, key=int))
+        ]
+        lines += ["", f"**{pile}**"]
+        lines += markdown_table(
+            [
+                "reviews",
+                "accuracy",
+                "accepted",
+                "precision of accepted",
+                "kept at 0.95 (calibrated)",
+                "kept at 0.95 (best threshold)",
+                "relabel s",
+            ],
+            rows,
+        )
+    return lines
+
+
+def refine(name: str, r: dict) -> list[str]:
+    lines = [f"## Codes refined on the pile: `{name}`", *made_by(name, r)]
+    lines += ["", f"Pile: {r['pile']}; weights `{r['weights']}`; mean over the draws."]
+    by_variant: dict[str, list[dict]] = {}
+    for row in r["rows"]:
+        by_variant.setdefault(row["variant"], []).append(row["after"])
+    keys = ["accuracy_all", "best_coverage_at_p95", "calibrated_coverage", "calibrated_precision"]
+    rows = [
+        [variant]
+        + [pct(float(np.mean([a[k] for a in afters]))) for k in keys]
+        + [num(float(np.mean([a["neighbour_agreement"] for a in afters])))]
+        for variant, afters in by_variant.items()
+    ]
+    header = ["variant", "accuracy", "best coverage at 0.95", "calibrated coverage"]
+    return lines + markdown_table(header + ["calibrated precision", "10-NN"], rows)
+
+
+def codes(name: str, r: dict) -> list[str]:
+    lines = [f"## Training settings screened: `{name}`", *made_by(name, r)]
+    rows = []
+    for run_name, run in r["runs"].items():
+        labels = run.get("labels_10", {})
+        rows.append(
+            [
+                run_name,
+                num(run["test_ssim"]),
+                num(run["neighbour_agreement"]),
+                num(run["kmeans"]["acc"]),
+                num(run.get("spectral", {}).get("acc")),
+                pct(labels.get("accuracy_all")),
+                f"{run['train_seconds']:.0f}",
+            ]
+        )
+    header = ["run", "test SSIM", "10-NN", "KMeans ACC", "spectral ACC", "10/class accuracy"]
+    return lines + markdown_table(header + ["train s"], rows)
+
+
+def recipes(name: str, r: dict) -> list[str]:
+    lines = [f"## Training recipes, {r['epochs']} epochs: `{name}`", *made_by(name, r)]
+    rows = [
+        [
+            recipe,
+            num(v["test_ssim"]),
+            num(v["clusters"]["spectral"]["acc"]),
+            pct(v["labels_10"]["accuracy_all"]),
+            pct(v["labels_1"]["accuracy_all"]),
+        ]
+        for recipe, v in r["recipes"].items()
+    ]
+    header = ["recipe", "test SSIM", "spectral ACC", "10/class accuracy", "1/class accuracy"]
+    return lines + markdown_table(header, rows)
+
+
+def speed(name: str, r: dict) -> list[str]:
+    lines = [f"## Speed against the tutorial's code: `{name}`", *made_by(name, r)]
+    s, t = r["pairwise_ssim"], r["training"]
+    rows = [
+        [
+            "pairwise SSIM, pairs/s",
+            f"{s['tutorial_loop']['median']:,.0f}",
+            f"{s['ours']['median']:,.0f}",
+            f"{s['ratio']['median']:,.0f}x ({s['ratio']['low']:,.0f}-{s['ratio']['high']:,.0f})",
+        ],
+        [
+            "training, images/s",
+            f"{t['tutorial']['median']:,.0f}",
+            f"{t['ours']['median']:,.0f}",
+            f"{t['ratio']['median']:.2f}x ({t['ratio']['low']:.2f}-{t['ratio']['high']:.2f})",
+        ],
+    ]
+    lines += markdown_table(["what", "tutorial", "ours", "ratio (range)"], rows)
+    q = r.get("time_to_quality")
+    if q:
+        lines += [
+            "",
+            f"Time to the tutorial's quality: test SSIM {num(q['test_ssim'])} in "
+            f"{q['seconds']:.0f} s, against the tutorial's {num(q['tutorial_test_ssim'])} in "
+            f"an estimated {q['tutorial_seconds_estimated']:.0f} s "
+            f"({pct(q['share_of_tutorial_time'])} of its time).",
+        ]
+    largest = s["max_abs_difference_from_tf_image_ssim"]
+    lines += ["", f"Largest difference from `tf.image.ssim`: {largest:.1e}."]
+    return lines
+
+
+def decode(name: str, r: dict) -> list[str]:
+    lines = [f"## The folded decoder: `{name}`", *made_by(name, r)]
+    ips, ratio = r["images_per_s"], r["ratio"]
+    rows = [[k, f"{v['median']:,.0f}", f"{v['low']:,.0f}-{v['high']:,.0f}"] for k, v in ips.items()]
+    lines += markdown_table(["decoder", "images/s (median)", "range"], rows)
+    lines += [
+        "",
+        f"{r['images']:,} images, {r['rounds']} rounds, weights `{r['weights']}`: folded over "
+        f"as trained {ratio['median']:.2f}x ({ratio['low']:.2f}-{ratio['high']:.2f}); largest "
+        f"difference of a pixel {r['largest_difference']:.1e}.",
+    ]
+    return lines
+
+
+def explorer(name: str, r: dict) -> list[str]:
+    lines = [f"## The explorer's response: `{name}`", *made_by(name, r)]
+    rows = [
+        [
+            f"{s['images']:,}",
+            f"{s['build_ms']:.0f}",
+            f"{s['slider_ms_median']:.1f} (max {s['slider_ms_max']:.1f})",
+            f"{s['least_certain_switch_ms']:.0f}",
+        ]
+        for s in r["sizes"]
+    ]
+    header = ["images", "build ms", "slider ms, median", "least-certain view ms"]
+    return lines + markdown_table(header, rows)
+
+
+def pile(name: str, r: dict) -> list[str]:
+    lines = [f"## Piles of files: `{name}`", *made_by(name, r)]
+    if r.get("sizes"):
+        steps = list(next(iter(r["sizes"].values()))["seconds"])
+        rows = [
+            [f"{int(n):,}", str(s["epochs"])]
+            + [f"{s['seconds'][k]:.0f}" for k in steps]
+            + [f"{s['total_seconds']:.0f}", f"{s['peak_rss_gib']:.2f}"]
+            for n, s in sorted(r["sizes"].items(), key=lambda kv: int(kv[0]))
+        ]
+        lines += ["", f"Each step's seconds on {r.get('machine', 'this machine')}:"]
+        lines += markdown_table(["files", "epochs", *steps, "total s", "peak GiB"], rows)
+    if "folder_against_arrays" in r:
+        a, f = r["folder_against_arrays"]["arrays"], r["folder_against_arrays"]["folder"]
+        lines += [
+            "",
+            f"Fashion-MNIST's test split as PNG files against the arrays: {f['accepted']} and "
+            f"{a['accepted']} accepted at threshold {num(f['threshold'], 4)} and "
+            f"{num(a['threshold'], 4)}, precision {pct(f['precision'])} and {pct(a['precision'])}.",
+        ]
+    for n, h in sorted(r.get("headless", {}).items(), key=lambda kv: int(kv[0])):
+        lines += [
+            "",
+            f"**{int(n):,} files, headless** (commit {h.get('commit', 'not recorded')}, "
+            f"`{h['command']}`): {h['total_seconds'] / 60:.1f} minutes, peak memory "
+            f"{h['peak_rss_gib']:.2f} GiB.",
+        ]
+        lines += markdown_table(
+            ["notebook", "seconds"], [[k, f"{v:.0f}"] for k, v in h["notebook_seconds"].items()]
+        )
+    if "engines" in r:
+        e = r["engines"]
+        lines += [
+            "",
+            f"The per-image map by engine (commit {e.get('commit', 'not recorded')}, "
+            f"`{e['command']}`, {e['machine']}):",
+        ]
+        rows = []
+        for n, size in sorted(e["sizes"].items(), key=lambda kv: int(kv[0])):
+            for engine, runs in size["runs"].items():
+                rows.append(
+                    [
+                        f"{int(n):,}",
+                        engine,
+                        f"{size['median_images_per_s'][engine]:,.0f}",
+                        str(
+                            size.get(
+                                f"{engine}_time_over_local", size.get("ray_time_over_local", "-")
+                            )
+                        )
+                        if engine != "local"
+                        else "1",
+                        num(max(x["driver_peak_rss_gib"] for x in runs), 2),
+                        num(max(x.get("driver_peak_anonymous_gib", float("nan")) for x in runs), 2),
+                    ]
+                )
+        lines += markdown_table(
+            ["files", "engine", "images/s", "time / local", "driver peak GiB", "driver heap GiB"],
+            rows,
+        )
+    return lines
+
+
+def relabel(name: str, r: dict) -> list[str]:
+    lines = [f"## A relabel after reviews: `{name}`", *made_by(name, r)]
+    rounds = ", ".join(f"{s:.1f}" for s in r["relabel_after_reviews_seconds"])
+    return lines + [
+        "",
+        f"{r['images']:,} images ({r['machine']}): the session opened in "
+        f"{r['open_session_seconds']:.1f} s, the first relabel took "
+        f"{r['first_relabel_seconds']:.1f} s, "
+        f"and each relabel after {r['reviews_per_round']} more reviews {rounds} s "
+        f"(reconstructions read from the run directory: {r['reconstructions_on_disk']}).",
+    ]
+
+
+SECTIONS = {
+    "quality": quality,
+    "review": review,
+    "refine": refine,
+    "codes": codes,
+    "recipes": recipes,
+    "speed": speed,
+    "decode": decode,
+    "explorer": explorer,
+    "pile": pile,
+    "relabel": relabel,
+}
+
+
+def section_for(stem: str):
+    """The renderer of a results file: by its name, ``quality-...`` like ``quality``."""
+    return SECTIONS.get(stem) or SECTIONS.get(stem.split("-")[0])
+
+
+def page(results: Path = RESULTS) -> str:
+    lines = [
+        "# Results",
+        "",
+        "Every figure measured by `benchmarks/`, written by `python benchmarks/results_page.py` "
+        "from `benchmarks/results/*.json` (a test fails when this page is not current). "
+        "Speeds come from a shared 2-core machine unless a section says otherwise: read them "
+        "as ratios measured side by side, not as absolute times.",
+    ]
+    files = sorted(
+        results.glob("*.json"), key=lambda p: (list(SECTIONS).index(section_key(p)), p.name)
+    )
+    for path in files:
+        report = json.loads(path.read_text())
+        render = section_for(path.stem)
+        lines += [""] + (render(path.name, report) if render else _listed(path.name, report))
+    return "\n".join(lines) + "\n"
+
+
+def section_key(path: Path) -> str:
+    stem = path.stem if path.stem in SECTIONS else path.stem.split("-")[0]
+    return stem if stem in SECTIONS else list(SECTIONS)[-1]
+
+
+def _listed(name: str, report: dict) -> list[str]:
+    return [f"## `{name}`", *made_by(name, report), "", "(no table for this file yet)"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the page is not current")
+    args = parser.parse_args(argv)
+    text = page()
+    if args.check:
+        current = PAGE.read_text() if PAGE.is_file() else ""
+        if current != text:
+            print(f"{PAGE.relative_to(ROOT)} is not current: run python benchmarks/results_page.py")
+            return 1
+        return 0
+    PAGE.parent.mkdir(exist_ok=True)
+    PAGE.write_text(text)
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
