@@ -233,7 +233,9 @@ def folder_against_arrays(root: Path) -> dict:
     return {"arrays": arrays, "folder": folder}
 
 
-def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
+def per_image_map(
+    pile: Path, examples: Path, engine: str, size: int = 28, color: str = "grey"
+) -> dict:
     """The per-image work on one pile with one engine, in this process: ``local``, ``ray``
     (a Ray started here) or ``ray-2-nodes`` (a head and a worker node of one CPU each,
     ``ray.cluster_utils.Cluster``). On Ray the decoded pile goes to a memory-mapped file, as
@@ -243,14 +245,18 @@ def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
     from helpers.engine import read_files_on_ray
     from helpers.folders import ImageFormat, folder_from_results, read_files
     from helpers.inputs import Inputs, read_examples
-    from helpers.model import decode, encode, load_weights, shipped_weights_path
+    from helpers.model import build_autoencoder, decode, encode, load_weights, shipped_weights_path
     from helpers.scoring import Reconstructions, score_images_on_ray
     from helpers.split import pile_files
 
-    _, enc, dec = load_weights(shipped_weights_path())
+    fmt = ImageFormat(size, color)
+    if fmt == ImageFormat():
+        _, enc, dec = load_weights(shipped_weights_path())
+    else:  # no weights of that shape: a seeded model costs the same
+        _, enc, dec = build_autoencoder(fmt.shape, seed=0)
     root, files, _ = pile_files(get_profile("full"), 0, Inputs(str(pile), str(examples)))
-    some = read_files(root, files[:1], ImageFormat())  # read_examples wants a pile
-    targets = decode(dec, encode(enc, read_examples(examples, some, ImageFormat()).images))
+    some = read_files(root, files[:1], fmt)  # read_examples wants a pile
+    targets = decode(dec, encode(enc, read_examples(examples, some, fmt).images))
     cluster, address = None, None
     if engine == "ray-2-nodes":
         from ray.cluster_utils import Cluster
@@ -263,13 +269,13 @@ def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
     start = time.perf_counter()
     try:
         if engine == "local":
-            folder = read_files(root, files, ImageFormat())
+            folder = read_files(root, files, fmt)
             codes = encode(enc, folder.images)
             Reconstructions(dec, codes, keep_up_to=0).similarity(targets)
         else:
             mapped = pile.parent / f".{pile.name}-{engine}.npy"
-            into = np.lib.format.open_memmap(mapped, "w+", np.uint8, (len(files), 28, 28, 1))
-            results = read_files_on_ray(files, ImageFormat(), into, address)
+            into = np.lib.format.open_memmap(mapped, "w+", np.uint8, (len(files), *fmt.shape))
+            results = read_files_on_ray(files, fmt, into, address)
             folder = folder_from_results(root, files, results, into)
             score_images_on_ray(folder.images, enc, dec, targets, 1.0, address)
             del into
@@ -283,6 +289,7 @@ def per_image_map(pile: Path, examples: Path, engine: str) -> dict:
     return {
         "engine": engine,
         "images": n,
+        "format": f"{size} {color}",
         "skipped": len(folder.skipped),
         "seconds": round(seconds, 1),
         "images_per_s": round(n / seconds),
@@ -314,7 +321,9 @@ class AnonymousMemory:
         self._thread.join()
 
 
-def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: int) -> dict:
+def engines(
+    root: Path, sizes: list[int], names: list[str], out: Path, rounds: int, size: int, color: str
+) -> dict:
     """``per_image_map`` for each size and engine, alternately, in fresh processes."""
     saved = out / "pile.json"
     report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
@@ -325,6 +334,7 @@ def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: i
         for _ in range(rounds):
             for name in names:
                 command = [sys.executable, __file__, "--map", str(n), "--engine", name]
+                command += ["--image-size", str(size), "--color", color]
                 done = subprocess.run(
                     command + ["--root", str(root)], capture_output=True, text=True
                 )
@@ -339,14 +349,19 @@ def engines(root: Path, sizes: list[int], names: list[str], out: Path, rounds: i
         for name in names:
             if name != "local" and "local" in rate:
                 result[n][f"{name}_time_over_local"] = round(rate["local"] / rate[name], 2)
-    report["engines"] = {
+    engines = report.get("engines", {})
+    if "sizes" in engines:  # the layout before formats: one engines run, 28 grey
+        engines = {}
+    engines[f"{size} {color}"] = {
         "commit": made_at,
-        "command": "python benchmarks/pile.py --engine " + ",".join(names),
+        "command": f"python benchmarks/pile.py --engine {','.join(names)} --sizes "
+        f"{','.join(map(str, sizes))} --rounds {rounds} --image-size {size} --color {color}",
         "machine": f"{os.cpu_count()} CPU cores",
         "sizes": result,
     }
+    report["engines"] = engines
     save_report(out, "pile.json", report)
-    return report["engines"]
+    return engines[f"{size} {color}"]
 
 
 def main(argv=None) -> int:
@@ -359,17 +374,24 @@ def main(argv=None) -> int:
     parser.add_argument("--engine", default=None, help="local,ray: time the per-image map")
     parser.add_argument("--rounds", type=int, default=1, help="with --engine: runs of each")
     parser.add_argument("--map", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--image-size", type=int, default=28, help="with --engine")
+    parser.add_argument("--color", default="grey", help="with --engine: grey or rgb")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     if args.map is not None:  # the child process: one engine on one size
         write_examples(root / "examples")
-        result = per_image_map(root / f"pile-{args.map}", root / "examples", args.engine)
+        result = per_image_map(
+            root / f"pile-{args.map}", root / "examples", args.engine, args.image_size, args.color
+        )
         print(json.dumps(result))
         return 0
     if args.engine is not None:
         write_examples(root / "examples")
         sizes = [int(s) for s in args.sizes.split(",")]
-        result = engines(root, sizes, args.engine.split(","), Path(args.out), args.rounds)
+        names = args.engine.split(",")
+        result = engines(
+            root, sizes, names, Path(args.out), args.rounds, args.image_size, args.color
+        )
         print(json.dumps(result, indent=1))
         return 0
     if args.headless is not None:

@@ -279,36 +279,32 @@ def pile(name: str, r: dict) -> list[str]:
         lines += markdown_table(
             ["notebook", "seconds"], [[k, f"{v:.0f}"] for k, v in h["notebook_seconds"].items()]
         )
-    if "engines" in r:
-        e = r["engines"]
+    engines = r.get("engines", {})
+    for fmt, e in ({"28 grey": engines} if "sizes" in engines else engines).items():
         lines += [
             "",
-            f"The per-image map by engine (commit {e.get('commit', 'not recorded')}, "
-            f"`{e['command']}`, {e['machine']}):",
+            f"The per-image map by engine, images made {fmt} (commit "
+            f"{e.get('commit', 'not recorded')}, `{e['command']}`, {e['machine']}); *driver "
+            "heap*: the driver's anonymous memory at its peak, which leaves out the pages of "
+            "the memory-mapped pile:",
         ]
         rows = []
         for n, size in sorted(e["sizes"].items(), key=lambda kv: int(kv[0])):
             for engine, runs in size["runs"].items():
+                over = size.get(f"{engine}_time_over_local", size.get("ray_time_over_local"))
                 rows.append(
                     [
                         f"{int(n):,}",
                         engine,
                         f"{size['median_images_per_s'][engine]:,.0f}",
-                        str(
-                            size.get(
-                                f"{engine}_time_over_local", size.get("ray_time_over_local", "-")
-                            )
-                        )
-                        if engine != "local"
-                        else "1",
+                        "1" if engine == "local" else str(over),
                         num(max(x["driver_peak_rss_gib"] for x in runs), 2),
                         num(max(x.get("driver_peak_anonymous_gib", float("nan")) for x in runs), 2),
+                        num(runs[0].get("decoded_pile_gib"), 2),
                     ]
                 )
-        lines += markdown_table(
-            ["files", "engine", "images/s", "time / local", "driver peak GiB", "driver heap GiB"],
-            rows,
-        )
+        header = ["files", "engine", "images/s", "time / local", "driver peak GiB"]
+        lines += markdown_table(header + ["driver heap GiB", "decoded pile GiB"], rows)
     return lines
 
 
