@@ -77,6 +77,25 @@ class RunDir:
 
         return atomic_write(self.path / name, write)
 
+    def save_array_in_rows(
+        self, name: str, shape: tuple[int, ...], dtype, parts: Iterable[np.ndarray]
+    ) -> Path:
+        """Save a ``.npy`` array written a block of rows at a time, in order, with plain
+        writes (no mapping: the process's memory never holds the file's pages)."""
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                header = {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(fh, header)
+                rows = 0
+                for part in parts:
+                    fh.write(np.ascontiguousarray(part, dtype=dtype).tobytes())
+                    rows += len(part)
+                if rows != shape[0]:
+                    raise ValueError(f"{name}: {rows} rows written, {shape[0]} expected")
+
+        return atomic_write(self.path / name, write)
+
     def load_array(self, name: str) -> np.ndarray:
         """A ``.npy`` array, memory-mapped read-only: only the pages used are read."""
         try:

@@ -88,27 +88,37 @@ class Reconstructions:
             run, made_from = self.store
             shape = (len(self), *self.decoder.output.shape[1:])
 
-            def decode_all(into: np.ndarray) -> None:
+            def scored_as_stored() -> Iterator[np.ndarray]:
                 for i, batch in self._batches(lambda i, j: decode(self.decoder, self.codes[i:j])):
-                    into[i : i + len(batch)] = batch
+                    stored = batch.astype(np.float16)
                     out[i : i + len(batch)] = pairwise_ssim(
-                        into[i : i + len(batch)].astype(np.float32), targets, max_val=max_val
+                        stored.astype(np.float32), targets, max_val=max_val
                     )
+                    yield stored
 
             for stale in run.path.glob(f"{RECONSTRUCTIONS}-*.npy"):
                 stale.unlink()
-            run.save_array_by_parts(
-                f"{RECONSTRUCTIONS}-{made_from}.npy", shape, np.float16, decode_all
-            )
+            name = f"{RECONSTRUCTIONS}-{made_from}.npy"
+            run.save_array_in_rows(name, shape, np.float16, scored_as_stored())
             self.on_disk = self._saved()
             return out
         if self.on_disk is not None:
-            parts = self._batches(lambda i, j: self.on_disk[i:j].astype(np.float32))
+            parts = self._batches(self._stored_rows)
         else:
             parts = self._batches(lambda i, j: decode(self.decoder, self.codes[i:j]))
         for i, batch in parts:
             out[i : i + len(batch)] = pairwise_ssim(batch, targets, max_val=max_val)
         return out
+
+    def _stored_rows(self, i: int, j: int) -> np.ndarray:
+        """Rows ``i:j`` of the stored reconstructions as float32, read with a plain read:
+        a pass over the pile leaves its pages in the file cache, not in this process."""
+        disk = self.on_disk
+        row = int(np.prod(disk.shape[1:]))
+        with open(disk.filename, "rb") as fh:
+            fh.seek(disk.offset + i * row * disk.itemsize)
+            rows = np.fromfile(fh, dtype=disk.dtype, count=(j - i) * row)
+        return rows.reshape(j - i, *disk.shape[1:]).astype(np.float32)
 
     def _batches(self, make) -> Iterator[tuple[int, np.ndarray]]:
         """``(i, make(i, i + batch_size))`` over the pile, with a progress bar."""

@@ -75,3 +75,13 @@ def test_files_get_the_usual_mode_under_the_umask(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert not list(tmp_path.rglob(".*tmp*"))
+
+
+def test_an_array_saved_in_rows_reads_back_and_a_short_one_is_never_saved(tmp_path):
+    run = RunDir(tmp_path)
+    rows = np.arange(24, dtype=np.float16).reshape(6, 2, 2)
+    run.save_array_in_rows("a.npy", rows.shape, np.float16, [rows[:4], rows[4:]])
+    np.testing.assert_array_equal(run.load_array("a.npy"), rows)
+    with pytest.raises(ValueError, match="5 rows written, 6 expected"):
+        run.save_array_in_rows("b.npy", rows.shape, np.float16, [rows[:5]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]  # no b.npy, no temporary
