@@ -31,14 +31,15 @@ def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> spars
     The same graph scikit-learn's ``SpectralClustering(affinity="nearest_neighbors")``
     builds, so clustering and spreading see the same neighbourhoods. Exact neighbours (a
     k-d tree) up to ``EXACT_UP_TO`` codes; beyond, approximate ones (``nearest_neighbours``).
-    The last graph is kept, since spreading and calibrating ask for the same one: do not
-    modify the matrix returned.
+    The last two graphs are kept: each relabel asks for the pile's (spreading) and a
+    sample's (calibration) again, and at a million codes the pile's takes seconds to build.
+    Do not modify the matrix returned.
     """
     codes = _as_codes(codes, n_neighbors)
     exact = len(codes) <= EXACT_UP_TO
     digest = hashlib.blake2b(codes.tobytes(), digest_size=16).hexdigest()
     key = (digest, codes.shape, n_neighbors, exact)
-    if key not in _LAST_GRAPH:
+    if key not in _LAST_GRAPHS:
         if exact:
             connectivity = kneighbors_graph(codes, n_neighbors, include_self=True)
         else:
@@ -52,9 +53,11 @@ def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> spars
                 ),
                 shape=(n, n),
             )
-        _LAST_GRAPH.clear()
-        _LAST_GRAPH[key] = sparse.csr_matrix(0.5 * (connectivity + connectivity.T))
-    return _LAST_GRAPH[key]
+        while len(_LAST_GRAPHS) >= KEEP_GRAPHS:
+            _LAST_GRAPHS.pop(next(iter(_LAST_GRAPHS)))  # the oldest
+        _LAST_GRAPHS[key] = sparse.csr_matrix(0.5 * (connectivity + connectivity.T))
+    _LAST_GRAPHS[key] = _LAST_GRAPHS.pop(key)  # now the newest
+    return _LAST_GRAPHS[key]
 
 
 # Up to this many codes the neighbours are exact. A k-d tree slows down on real codes,
@@ -79,7 +82,8 @@ def nearest_neighbours(codes: np.ndarray, n_neighbors: int) -> np.ndarray:
     return neighbours.astype(np.int64)
 
 
-_LAST_GRAPH: dict = {}
+_LAST_GRAPHS: dict = {}  # the graphs last built, oldest first
+KEEP_GRAPHS = 2
 
 
 def nearest_in(

@@ -120,3 +120,14 @@ def test_mixing_steps_grow_with_how_far_the_walk_must_go():
     graph = _path_graph(30) + G.sparse.identity(30)  # self loops, as knn_graph has
     from_one_end = G.mixing_steps(graph, [0], min_steps=0)
     assert 0 < G.mixing_steps(graph, [0, 10, 20], min_steps=0) < from_one_end < 1000
+
+
+def test_the_last_two_graphs_are_kept_for_the_next_relabel():
+    rng = np.random.default_rng(0)
+    pile, sample, other = (rng.normal(size=(n, 10)) for n in (300, 100, 120))
+    first = G.knn_graph(pile)
+    G.knn_graph(sample)
+    assert G.knn_graph(pile) is first  # the pile's graph outlived the sample's
+    G.knn_graph(other)
+    G.knn_graph(sample)  # now the two newest: other, sample
+    assert G.knn_graph(pile) is not first  # built again
