@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "--recipe",
         choices=["tutorial", "fast"],
         default="tutorial",
-        help="tutorial: 20 epochs, constant rate, float32; fast: the workbook's (see README)",
+        help="tutorial: 20 epochs, constant rate, float32; fast: the workbook's (docs/speed.md)",
     )
     train.add_argument("--epochs", type=int, default=None, help="(default: the recipe's)")
     train.add_argument("--batch-size", type=int, default=None)

@@ -11,8 +11,8 @@ from helpers.graph import DEFAULT_NEIGHBOURS, knn_graph
 
 METHODS = ("spectral", "kmeans")
 
-# Up to this many codes the spectral embedding uses ARPACK (exact; what the README's
-# Fashion-MNIST numbers were measured with). Its shift-invert factorises the graph's
+# Up to this many codes the spectral embedding uses ARPACK (exact; what the Fashion-MNIST
+# numbers in docs/results.md were measured with). Its shift-invert factorises the graph's
 # Laplacian, which grows fast: at 100,000 codes it took 471 s and 8.5 GiB, where LOBPCG took
 # 16 s and 0.34 GiB; at 30,000 both gave ACC 0.54 / NMI 0.58 (benchmarks/pile.py codes).
 ARPACK_UP_TO = 20_000
@@ -42,8 +42,8 @@ def spectral(
     """Spectral clustering of the codes' nearest-neighbour graph; seeded.
 
     KMeans draws straight borders between round blobs; the codes lie on curved,
-    elongated sheets, which a graph of neighbours follows (on Fashion-MNIST: ACC 0.62
-    against KMeans' 0.55, see the README). Deterministic for a given seed.
+    elongated sheets, which a graph of neighbours follows (on Fashion-MNIST it matches
+    classes better: docs/results.md). Deterministic for a given seed.
     """
     if len(codes) < n_clusters:
         raise ValueError(f"{len(codes)} codes cannot form {n_clusters} clusters")

@@ -17,8 +17,8 @@ matrix into a class for every image in three steps, each set by one ``LabelSetti
    sure only because a review sits next to it. The threshold applies to the confidence
    (the default), the margin or the loss (``threshold_on``).
 
-The defaults are the best measured on Fashion-MNIST (README, quality tables); the
-tutorial's configuration is ``TUTORIAL``.
+The defaults are the best measured on Fashion-MNIST (docs/results.md, from
+benchmarks/quality.py); the tutorial's configuration is ``TUTORIAL``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class LabelSettings:
     n_neighbors: int = DEFAULT_NEIGHBOURS  # of the graph that losses spread along
     # True: images whose class a person gave hold it (loss 0, every other class 1) while
     # losses spread, so it reaches their neighbours. Off: with 100-400 reviews it raised
-    # accuracy a little but ranked worse (benchmarks/review.py, README)
+    # accuracy a little but ranked worse (benchmarks/review.py)
     clamp_known: bool = False
     # Share of each image's class scores from Poisson learning on the codes' graph (the
     # examples' classes walked from their places in it), the rest from the spread SSIM
