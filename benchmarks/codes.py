@@ -24,13 +24,12 @@ from pathlib import Path
 import numpy as np
 from reports import markdown_table, save_report
 
-from helpers import config
-from helpers.cluster import cluster_codes, cluster_metrics
-from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-from helpers.evaluation import label_quality, neighbour_agreement
-from helpers.invariance import INVARIANCE_KINDS
-from helpers.labels import DEFAULT_SETTINGS, label_images
-from helpers.model import (
+from helpers.core import config
+from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from helpers.labelling.cluster import cluster_codes, cluster_metrics
+from helpers.labelling.evaluation import label_quality, neighbour_agreement
+from helpers.labelling.labels import DEFAULT_SETTINGS, label_images
+from helpers.model.autoencoder import (
     FAST_RECIPE,
     build_autoencoder,
     encode,
@@ -39,8 +38,9 @@ from helpers.model import (
     save_weights,
     train,
 )
+from helpers.model.invariance import INVARIANCE_KINDS
+from helpers.model.shipped import test_set_ssim
 from helpers.ssim import pairwise_ssim
-from helpers.training import test_set_ssim
 
 
 def parse_setting(name: str) -> dict:

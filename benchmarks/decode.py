@@ -1,5 +1,5 @@
 """The decoder's inference speed: as trained (transposed convolutions, batch norms) against
-its folded twin (``helpers.folded``), side by side, alternately, ``--rounds`` times on the
+its folded twin (``helpers.model.folded``), side by side, alternately, ``--rounds`` times on the
 same codes (the shipped weights; codes of the Fashion-MNIST test images). Reports images/s
 of each, their ratio (median, lowest-highest) and the largest difference between the two.
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from reports import commit, save_report
 
-from helpers.data import load_fashion_mnist
-from helpers.folded import folded_decoder
-from helpers.model import _predict, encode, load_weights, shipped_weights_path
+from helpers.data.fashion_mnist import load_fashion_mnist
+from helpers.model.autoencoder import _predict, encode, load_weights, shipped_weights_path
+from helpers.model.folded import folded_decoder
 
 
 def spread(values: list[float]) -> dict:

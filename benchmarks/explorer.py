@@ -29,8 +29,8 @@ def _ms(fn) -> float:
 
 
 def one_size(n: int, seed: int = 0) -> dict:
-    from helpers.labels import assign_labels
-    from helpers.widgets import ThresholdExplorer
+    from helpers.labelling.labels import assign_labels
+    from helpers.notebook.explorer import ThresholdExplorer
 
     rng = np.random.default_rng(seed)
     losses = rng.random((n, 10), dtype=np.float32)

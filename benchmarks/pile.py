@@ -44,7 +44,7 @@ def write_pile(root: Path, n: int) -> None:
     """``n`` image files made from Fashion-MNIST (train + test, then copies)."""
     from PIL import Image
 
-    from helpers.data import load_fashion_mnist
+    from helpers.data.fashion_mnist import load_fashion_mnist
 
     done = root / f".written-{n}"
     if done.is_file():
@@ -73,7 +73,7 @@ def write_augmented_pile(root: Path, n: int, seed: int = 0) -> None:
     files a folder)."""
     from PIL import Image
 
-    from helpers.data import load_fashion_mnist
+    from helpers.data.fashion_mnist import load_fashion_mnist
 
     done = root / f".written-{n}"
     if done.is_file():
@@ -98,7 +98,7 @@ def write_augmented_pile(root: Path, n: int, seed: int = 0) -> None:
 def write_examples(root: Path) -> None:
     from PIL import Image
 
-    from helpers.data import CLASS_NAMES, choose_examples, load_fashion_mnist
+    from helpers.data.fashion_mnist import CLASS_NAMES, choose_examples, load_fashion_mnist
 
     if root.is_dir():
         return
@@ -111,11 +111,11 @@ def write_examples(root: Path) -> None:
 
 def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
     """The workbook's steps on one pile, timed, in this process."""
-    from helpers.calibration import calibrate_threshold
-    from helpers.held_out import PileScores
-    from helpers.labels import label_images
-    from helpers.scoring import Reconstructions
-    from helpers.workflow import (
+    from helpers.labelling.calibration import calibrate_threshold
+    from helpers.labelling.held_out import PileScores
+    from helpers.labelling.labels import label_images
+    from helpers.labelling.scoring import Reconstructions
+    from helpers.run.workflow import (
         get_autoencoder,
         get_clusters,
         get_codes,
@@ -178,15 +178,15 @@ def folder_against_arrays(root: Path) -> dict:
     threshold, 10 examples per class as class folders."""
     from PIL import Image
 
-    from helpers.calibration import calibrate_threshold
-    from helpers.cluster import cluster_codes
-    from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-    from helpers.evaluation import evaluate
-    from helpers.held_out import PileScores
-    from helpers.labels import label_images
-    from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
+    from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+    from helpers.labelling.calibration import calibrate_threshold
+    from helpers.labelling.cluster import cluster_codes
+    from helpers.labelling.evaluation import evaluate
+    from helpers.labelling.held_out import PileScores
+    from helpers.labelling.labels import label_images
+    from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
+    from helpers.run.workflow import setup
     from helpers.ssim import pairwise_ssim
-    from helpers.workflow import setup
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     pile = root / "test-png"
@@ -241,13 +241,19 @@ def per_image_map(
     ``ray.cluster_utils.Cluster``). On Ray the decoded pile goes to a memory-mapped file, as
     notebook 01 does it; the driver's anonymous memory (not the mapped file's pages) is
     sampled through the run."""
-    from helpers.config import get_profile
-    from helpers.engine import read_files_on_ray
-    from helpers.folders import ImageFormat, folder_from_results, read_files
-    from helpers.inputs import Inputs, read_examples
-    from helpers.model import build_autoencoder, decode, encode, load_weights, shipped_weights_path
-    from helpers.scoring import Reconstructions, score_images_on_ray
-    from helpers.split import pile_files
+    from helpers.core.config import get_profile
+    from helpers.data.folders import ImageFormat, folder_from_results, read_files
+    from helpers.data.inputs import Inputs, read_examples
+    from helpers.data.pile import pile_files
+    from helpers.data.read_on_ray import read_files_on_ray
+    from helpers.labelling.scoring import Reconstructions, score_images_on_ray
+    from helpers.model.autoencoder import (
+        build_autoencoder,
+        decode,
+        encode,
+        load_weights,
+        shipped_weights_path,
+    )
 
     fmt = ImageFormat(size, color)
     if fmt == ImageFormat():

@@ -21,20 +21,20 @@ from pathlib import Path
 import numpy as np
 from reports import commit, markdown_table, save_report
 
-from helpers.calibration import calibrate_threshold
-from helpers.cluster import METHODS, cluster_codes, cluster_metrics
-from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-from helpers.evaluation import (
+from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from helpers.labelling.calibration import calibrate_threshold
+from helpers.labelling.cluster import METHODS, cluster_codes, cluster_metrics
+from helpers.labelling.evaluation import (
     evaluate,
     label_quality,
     neighbour_agreement,
     precision_coverage_curve,
 )
-from helpers.held_out import PileScores
-from helpers.labels import DEFAULT_SETTINGS, LabelSettings, label_images
-from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.labelling.held_out import PileScores
+from helpers.labelling.labels import DEFAULT_SETTINGS, LabelSettings, label_images
+from helpers.labelling.tutorial import tutorial_on_class
+from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim
-from helpers.tutorial import tutorial_on_class
 
 # Each row changes the library's defaults (DEFAULT_SETTINGS) in one or two ways; the rule
 # is always named, so the one-example rows show each rule as it is. TODAY: the defaults
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     report["seconds"] = round(time.time() - start, 1)
 
     save_report(out, "quality.json", report)
-    from helpers.plots import precision_coverage
+    from helpers.notebook.plots import precision_coverage
 
     fig = precision_coverage(curves, title="10 examples per class (draw 0), Fashion-MNIST test")
     fig.savefig(out / "quality_curve.png", dpi=90)

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from reports import markdown_table, save_report
 
-from helpers import config
-from helpers.cluster import METHODS, cluster_codes, cluster_metrics
-from helpers.data import choose_examples, load_fashion_mnist, to_float_images
-from helpers.evaluation import label_quality
-from helpers.labels import label_images
-from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.core import config
+from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from helpers.labelling.cluster import METHODS, cluster_codes, cluster_metrics
+from helpers.labelling.evaluation import label_quality
+from helpers.labelling.labels import label_images
+from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.model.shipped import test_set_ssim, train_fashion_mnist
 from helpers.ssim import pairwise_ssim
-from helpers.training import test_set_ssim, train_fashion_mnist
 
 RECIPES = {
     # name: what changes from the base recipe (Adam 1e-3, batch 64, SSIM max_val 1.0)

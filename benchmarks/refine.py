@@ -3,7 +3,7 @@ images) as the pile, the shipped weights, examples drawn from the training split
 
 For each variant: label with the defaults, calibrate the threshold, refine the
 autoencoder on the pile with the class term learning the accepted labels and the examples
-(``helpers.refine``), then encode, cluster, label and calibrate again; and the manifold
+(``helpers.model.refine``), then encode, cluster, label and calibrate again; and the manifold
 step, UMAP of the codes before the graph and the clusters (N2D's, umap-learn), with no
 training. Every row reports accuracy (all labelled), best coverage at precision 0.95, the
 calibrated threshold's coverage and precision, the codes' 10-NN class agreement, and the
@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 from reports import commit, markdown_table, save_report
 
-from helpers.calibration import calibrate_threshold
-from helpers.cluster import cluster_codes, cluster_metrics
-from helpers.data import choose_examples, load_fashion_mnist
-from helpers.evaluation import evaluate, label_quality, neighbour_agreement
-from helpers.held_out import PileScores
-from helpers.labels import DEFAULT_SETTINGS, label_images
-from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
-from helpers.refine import DEFAULT_REFINE, refine, training_set
+from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist
+from helpers.labelling.calibration import calibrate_threshold
+from helpers.labelling.cluster import cluster_codes, cluster_metrics
+from helpers.labelling.evaluation import evaluate, label_quality, neighbour_agreement
+from helpers.labelling.held_out import PileScores
+from helpers.labelling.labels import DEFAULT_SETTINGS, label_images
+from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.model.refine import DEFAULT_REFINE, refine, training_set
 from helpers.ssim import pairwise_ssim
 
 # name: (refinement settings, which accepted labels it learns); None: no refinement

@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def measure(run_dir: Path, rounds: int, per_round: int, seed: int = 0) -> dict:
-    from helpers.reviews import ReviewLog
-    from helpers.session import REVIEWS
-    from helpers.workflow import open_session
+    from helpers.run.reviews import ReviewLog
+    from helpers.run.session import REVIEWS
+    from helpers.run.workflow import open_session
 
     reviews = run_dir / REVIEWS
     kept = run_dir / f".{REVIEWS}.before-benchmark"

@@ -35,13 +35,18 @@ from pathlib import Path
 import numpy as np
 from reports import commit, markdown_table, save_report
 
-from helpers.artifacts import RunDir
-from helpers.cluster import cluster_codes
-from helpers.data import CLASS_NAMES, choose_examples, load_fashion_mnist, to_float_images
-from helpers.labels import DEFAULT_SETTINGS, Known
-from helpers.model import encode, load_weights, reconstruct, shipped_weights_path
-from helpers.scoring import Reconstructions
-from helpers.session import AUDIT_EVERY, LabelSession, review_queue
+from helpers.core.run_dir import RunDir
+from helpers.data.fashion_mnist import (
+    CLASS_NAMES,
+    choose_examples,
+    load_fashion_mnist,
+    to_float_images,
+)
+from helpers.labelling.cluster import cluster_codes
+from helpers.labelling.labels import DEFAULT_SETTINGS, Known
+from helpers.labelling.scoring import Reconstructions
+from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
+from helpers.run.session import AUDIT_EVERY, LabelSession, review_queue
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -92,7 +97,7 @@ def fashion_base(draw: int) -> tuple[dict, np.ndarray]:
 def usps_base(draw: int) -> tuple[dict, np.ndarray]:
     """The USPS digits as a folder, labelled by the workbook's own steps with its defaults;
     5 examples per digit drawn from the pile (seed ``draw``)."""
-    from helpers.workflow import (
+    from helpers.run.workflow import (
         get_autoencoder,
         get_clusters,
         get_codes,

@@ -6,7 +6,7 @@
    difference from ``tf.image.ssim`` on real images.
 2. Training throughput (images/s, the same architecture): the tutorial's code (``model.fit``
    on arrays, batch 64, its loss ``1 - mean(tf.image.ssim(..., 2.0))``, TensorFlow's default
-   CPU kernels) against ``helpers.model.train`` with the workbook's recipe (``FAST_RECIPE``:
+   CPU kernels) against ``helpers.model.autoencoder.train`` with the workbook's recipe (``FAST_RECIPE``:
    bfloat16 compute where the CPU has it). TensorFlow
    reads its kernel setting once per process, so every round of each side is a fresh
    process, alternately, ``--rounds`` times on ``--images`` images.
@@ -42,8 +42,8 @@ side, n = sys.argv[1], int(sys.argv[2])
 if side == "tutorial":
     import tensorflow as tf  # before helpers: TensorFlow's own kernel default
 import numpy as np
-import helpers.model as M
-from helpers.data import load_fashion_mnist, to_float_images
+import helpers.model.autoencoder as M
+from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 (x, _), _ = load_fashion_mnist()
 x = x[: n + 640]
 if side == "tutorial":
@@ -104,7 +104,7 @@ def training(images: int, rounds: int) -> dict:
 def pairwise(rounds: int, loop_pairs: int = 2000) -> dict:
     import tensorflow as tf
 
-    from helpers.data import load_fashion_mnist, to_float_images
+    from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
     from helpers.ssim import pairwise_ssim
 
     (x_train, _), (x_test, _) = load_fashion_mnist()
@@ -136,8 +136,8 @@ def time_to_quality(tutorial_images_per_s: float) -> dict:
     """The workbook's recipe on all 60,000 training images: wall time and test SSIM."""
     import shutil
 
-    from helpers.model import FAST_RECIPE, shipped_weights_info
-    from helpers.training import train_fashion_mnist
+    from helpers.model.autoencoder import FAST_RECIPE, shipped_weights_info
+    from helpers.model.shipped import train_fashion_mnist
 
     out = Path("runs/speed-bench")
     shutil.rmtree(out, ignore_errors=True)  # from scratch, not resumed

@@ -2,7 +2,7 @@
 
 Its modules, what each is for and how they stack (imports point down only), are in
 ``docs/layout.md``. Import what you need from the module itself
-(``from helpers.labels import label_images``); importing ``helpers`` alone loads nothing
+(``from helpers.labelling.labels import label_images``); importing ``helpers`` alone loads nothing
 heavy.
 """
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.folders import COLORS, FITS
+from helpers.data.folders import COLORS, FITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         default="runs/train/checkpoint.keras",
         help="saved after every epoch; an interrupted run resumes from it",
     )
-    train.add_argument("--out", default="helpers/weights/fashion_mnist.weights.h5")
+    train.add_argument("--out", default="helpers/model/weights/fashion_mnist.weights.h5")
 
     queue = sub.add_parser(
         "queue",
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "how")}
     if args.command == "run":
-        from helpers.headless import NotebookFailed, run_workbook
+        from helpers.run.headless import NotebookFailed, run_workbook
 
         for key in ("data", "examples", "truth"):  # the notebooks run in notebooks/
             if options[key] is not None:
@@ -133,18 +133,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stopped: {err}", file=sys.stderr)
             return 1
     elif args.command == "queue":
-        from helpers.queue import print_queue
+        from helpers.run.queue import print_queue
 
         return print_queue(args.run_dir, args.n, args.examples_per_class)
     elif args.command == "export":
-        from helpers.sorting import sort_into_folders
+        from helpers.run.export import sort_into_folders
 
         return sort_into_folders(args.run_dir, args.to, args.how or "copy")
     else:
         from dataclasses import replace
 
-        from helpers.model import FAST_RECIPE, TUTORIAL_RECIPE
-        from helpers.training import train_fashion_mnist
+        from helpers.model.autoencoder import FAST_RECIPE, TUTORIAL_RECIPE
+        from helpers.model.shipped import train_fashion_mnist
 
         recipe = FAST_RECIPE if options.pop("recipe") == "fast" else TUTORIAL_RECIPE
         fields = ("epochs", "batch_size", "learning_rate", "schedule", "precision")

@@ -9,7 +9,7 @@ large matrix products rather than one Python loop per pair.
 
 from __future__ import annotations
 
-from helpers import _quiet  # noqa: F401  (first: silences TensorFlow's start-up logs)
+from helpers.core import _quiet  # noqa: F401  (first: silences TensorFlow's start-up logs)
 
 # isort: split
 
@@ -55,7 +55,7 @@ def _check_images(x, name: str):
     if not dtype.startswith(("float", "bfloat")):
         raise TypeError(
             f"{name} has dtype {dtype}; SSIM expects float images scaled to [0, max_val] "
-            "(helpers.data.to_float_images turns uint8 into [0, 1])"
+            "(helpers.data.fashion_mnist.to_float_images turns uint8 into [0, 1])"
         )
 
 

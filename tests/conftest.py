@@ -19,7 +19,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def fashion_mnist():
-    from helpers.data import load_fashion_mnist
+    from helpers.data.fashion_mnist import load_fashion_mnist
 
     folder = data_dir()
     if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
@@ -30,7 +30,7 @@ def fashion_mnist():
 @pytest.fixture(scope="session")
 def real_images(fashion_mnist):
     """200 test images as float32 (N, 28, 28, 1) in [0, 1], and their labels."""
-    from helpers.data import to_float_images
+    from helpers.data.fashion_mnist import to_float_images
 
     (_, _), (x_test, y_test) = fashion_mnist
     return to_float_images(x_test[:200]), y_test[:200]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from helpers.data import CLASS_NAMES
+from helpers.data.fashion_mnist import CLASS_NAMES
 
 # Fashion-MNIST's class names as folder names ("T-shirt/top" cannot be one)
 FOLDER_NAMES = [name.replace("/", "-") for name in CLASS_NAMES]

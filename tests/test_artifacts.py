@@ -3,7 +3,7 @@ import csv
 import numpy as np
 import pytest
 
-from helpers.artifacts import RunDir
+from helpers.core.run_dir import RunDir
 
 
 def test_round_trips_and_no_temp_files_left(tmp_path):
@@ -54,7 +54,7 @@ def test_files_get_the_usual_mode_under_the_umask(tmp_path):
     import os
     import stat
 
-    from helpers.files import atomic_write, write_text
+    from helpers.core.files import atomic_write, write_text
 
     old = os.umask(0o022)
     try:

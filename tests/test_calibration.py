@@ -3,9 +3,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from helpers import calibration as C
-from helpers import held_out as H
-from helpers.labels import LabelSettings, label_images
+from helpers.labelling import calibration as C
+from helpers.labelling import held_out as H
+from helpers.labelling.labels import LabelSettings, label_images
 from helpers.ssim import pairwise_ssim
 
 NO_SPREAD = LabelSettings(spread=0.0, poisson=0.0)  # no graph at all
@@ -87,7 +87,7 @@ def test_calibration_with_spreading_never_lets_an_example_vouch_for_itself(real_
 
 @pytest.mark.parametrize("aggregate", ["top3", "mean", "max"])
 def test_losses_without_each_example_equal_recombining_the_others(rng, aggregate):
-    from helpers.labels import class_losses
+    from helpers.labelling.labels import class_losses
 
     for m in (2, 3, 4, 7):
         sim = rng.random((50, m)).astype(np.float32)
@@ -100,7 +100,7 @@ def test_losses_without_each_example_equal_recombining_the_others(rng, aggregate
 
 
 def test_held_out_losses_leave_each_example_out_of_its_own_class(rng):
-    from helpers.labels import class_losses
+    from helpers.labelling.labels import class_losses
 
     labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     sim = rng.random((9, 9)).astype(np.float32)
@@ -131,9 +131,9 @@ def test_a_large_pile_calibrates_through_a_sample(real_images, monkeypatch):
 def test_poisson_held_out_scores_equal_learning_without_the_example(real_images):
     # The held-out scores come from linearity (one walk per example); they must equal
     # Poisson learning run again from the other examples, blended at the pile's scale.
-    from helpers import graph as G
-    from helpers import labels as L
-    from helpers import poisson as P
+    from helpers.core import graph as G
+    from helpers.labelling import labels as L
+    from helpers.labelling import poisson as P
 
     x, y = real_images
     ex_idx, ex_labels, pile = _pile(x, y, per_class=3)

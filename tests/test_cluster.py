@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers import cluster as C
+from helpers.labelling import cluster as C
 
 
 def _blobs(rng, n=60, k=3):

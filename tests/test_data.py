@@ -4,8 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from helpers import data
-from helpers.data import DatasetError, load_fashion_mnist
+from helpers.data import fashion_mnist as data
+from helpers.data.fashion_mnist import DatasetError, load_fashion_mnist
 
 
 def _write_idx_images(path, images, magic=2051, truncate=0):

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import engine as E
+from helpers.core import engine as E
+from helpers.data import read_on_ray as R
 
 
 def test_the_engine_is_chosen_in_one_place(monkeypatch):
@@ -69,8 +70,8 @@ def test_a_local_ray_gives_the_local_engines_labels(pile_folder, tmp_path):
 def test_a_ray_started_here_is_shut_down_after_an_error():
     import ray
 
-    from helpers.model import build_autoencoder
-    from helpers.scoring import score_images_on_ray
+    from helpers.labelling.scoring import score_images_on_ray
+    from helpers.model.autoencoder import build_autoencoder
 
     _, encoder, decoder = build_autoencoder()
     images = np.zeros((4, 28, 28, 1), np.uint8)
@@ -91,9 +92,9 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
     import ray
     from ray.cluster_utils import Cluster
 
-    from helpers.folders import ImageFormat, folder_from_results, list_image_files, read_files
-    from helpers.model import build_autoencoder, encode
-    from helpers.scoring import score_batch, score_images_on_ray
+    from helpers.data.folders import ImageFormat, folder_from_results, list_image_files, read_files
+    from helpers.labelling.scoring import score_batch, score_images_on_ray
+    from helpers.model.autoencoder import build_autoencoder, encode
 
     root, _ = pile_folder
     files, _ = list_image_files(root / "pile")
@@ -114,7 +115,7 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
         ray.init(address=cluster.address, log_to_driver=False)
         lose_one.map = 0
         into = np.zeros((len(files), *fmt.shape), np.uint8)
-        results = E.read_files_on_ray(files, fmt, into, cluster.address, lose_one)
+        results = R.read_files_on_ray(files, fmt, into, cluster.address, lose_one)
         pile = folder_from_results(root / "pile", files, results, into)
         lose_one.map = 1
         codes, similarity = score_images_on_ray(
@@ -138,12 +139,12 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
 def test_actors_read_paths_and_uris_and_refuse_what_is_not_a_file(tmp_path):
     import os
 
-    from helpers.folders import UnreadableImage
+    from helpers.data.folders import UnreadableImage
 
     image = tmp_path / "a b.png"  # a space: URIs quote it
     image.write_bytes(b"\x89PNG not really")
-    assert E.read_bytes(str(image)) == image.read_bytes()
-    assert E.read_bytes(image.as_uri()) == image.read_bytes()  # file:///.../a%20b.png
+    assert R.read_bytes(str(image)) == image.read_bytes()
+    assert R.read_bytes(image.as_uri()) == image.read_bytes()  # file:///.../a%20b.png
     os.mkfifo(tmp_path / "pipe.png")
     for path, reason in [
         (str(tmp_path / "pipe.png"), "not a regular file (a FIFO)"),
@@ -152,4 +153,4 @@ def test_actors_read_paths_and_uris_and_refuse_what_is_not_a_file(tmp_path):
         ((tmp_path / "gone.png").as_uri(), "no such file"),
     ]:
         with pytest.raises(UnreadableImage, match=reason.replace("(", r"\(").replace(")", r"\)")):
-            E.read_bytes(path)
+            R.read_bytes(path)

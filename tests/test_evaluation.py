@@ -1,7 +1,7 @@
 import numpy as np
 
-from helpers.evaluation import coverage_at_precision, evaluate, threshold_table
-from helpers.labels import assign_labels
+from helpers.labelling.evaluation import coverage_at_precision, evaluate, threshold_table
+from helpers.labelling.labels import assign_labels
 
 
 def test_evaluate_and_curves():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from helpers.export import label_rows
-from helpers.labels import assign_labels
+from helpers.labelling.labels import assign_labels
+from helpers.run.labels_csv import label_rows
 
 
 def test_label_rows_follow_the_export_contract():

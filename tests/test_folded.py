@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import model as M
-from helpers.folded import folded_decoder
+from helpers.model import autoencoder as M
+from helpers.model.folded import folded_decoder
 
 
 @pytest.mark.parametrize("shape, latent", [((28, 28, 1), 10), ((32, 32, 3), 4)])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import folders as F
+from helpers.data import folders as F
 from tests import piles
 
 
@@ -215,7 +215,7 @@ def _peak_memory_of_reading(folder, fmt: str, limit_bytes: int, timeout: int):
 
     code = (
         "import json, sys\n"
-        "from helpers import folders as F\n"
+        "from helpers.data import folders as F\n"
         f"folder = F.read_folder(sys.argv[1], F.ImageFormat(28, 'grey', {fmt!r}), workers=2)\n"
         "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "peak = int(status.split()[0]) * 1024  # this program's own peak (getrusage's\n"

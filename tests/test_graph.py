@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.cluster import SpectralClustering
 
-from helpers import graph as G
+from helpers.core import graph as G
 
 
 def _two_blobs(rng, n=40):

@@ -3,8 +3,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from helpers import labels as L
-from helpers import poisson as P
+from helpers.labelling import labels as L
+from helpers.labelling import poisson as P
 from helpers.ssim import pairwise_ssim
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from helpers import model as M
-from helpers.invariance import INVARIANCE_KINDS, InvarianceLoss
-from helpers.views import shift_and_mirror
+from helpers.core.views import shift_and_mirror
+from helpers.model import autoencoder as M
+from helpers.model.invariance import INVARIANCE_KINDS, InvarianceLoss
 
 
 def test_tutorial_architecture_exactly():
@@ -151,10 +151,10 @@ def test_cosine_schedule_and_augmentation_train_reproducibly(real_images):
 TRAIN_IN_A_FRESH_PROCESS = """
 import os, signal, sys
 import keras, numpy as np
-from helpers import model as M
-from helpers.invariance import INVARIANCE_KINDS, InvarianceLoss
-from helpers.views import shift_and_mirror
-from helpers.data import load_fashion_mnist, to_float_images
+from helpers.model import autoencoder as M
+from helpers.model.invariance import INVARIANCE_KINDS, InvarianceLoss
+from helpers.core.views import shift_and_mirror
+from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 
 out, checkpoint, kill_in_epoch = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
 (x, _), _ = load_fashion_mnist()

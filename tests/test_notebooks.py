@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.headless import NOTEBOOKS, notebooks_dir
+from helpers.run.headless import NOTEBOOKS, notebooks_dir
 
 
 def _load(name):
@@ -102,12 +102,12 @@ def test_headless_run_writes_notebooks_html_and_labels(headless_run):
 
 
 def _library_labels(path):
-    from helpers.artifacts import RunDir
-    from helpers.config import get_profile
-    from helpers.data import choose_examples
-    from helpers.labels import label_images
-    from helpers.model import encode, load_weights
-    from helpers.split import load_split
+    from helpers.core.config import get_profile
+    from helpers.core.run_dir import RunDir
+    from helpers.data.fashion_mnist import choose_examples
+    from helpers.data.pile import load_split
+    from helpers.labelling.labels import label_images
+    from helpers.model.autoencoder import encode, load_weights
 
     run = RunDir(path)
     scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
@@ -171,8 +171,8 @@ def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
 def test_a_kernel_that_dies_ends_the_run_at_once_naming_notebook_and_cell(tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from helpers.artifacts import RunDir
-    from helpers.headless import NotebookFailed, execute_notebook
+    from helpers.core.run_dir import RunDir
+    from helpers.run.headless import NotebookFailed, execute_notebook
 
     cells = ["x = 1", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "x = 2"]
     path = tmp_path / "dies.ipynb"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.inputs import Inputs, resolve_inputs
-from helpers.pile_settings import MIN_EPOCHS, default_epochs, look_at_pile
+from helpers.data.inputs import Inputs, resolve_inputs
+from helpers.data.pile_settings import MIN_EPOCHS, default_epochs, look_at_pile
 
 
 def _write(root, pictures, colour: bool, side: int):
@@ -60,7 +60,7 @@ def test_auto_is_the_default_for_a_folder_and_an_explicit_value_wins(monkeypatch
 
 
 def test_setup_says_what_auto_chose_and_records_it(tmp_path, fashion_mnist, capsys):
-    from helpers.workflow import setup
+    from helpers.run.workflow import setup
 
     (_, _), (x_test, y_test) = fashion_mnist
     pile = tmp_path / "pile"

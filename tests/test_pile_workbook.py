@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from helpers.artifacts import RunDir
-from helpers.config import get_profile
-from helpers.inputs import Inputs, read_examples
-from helpers.workflow import get_autoencoder, get_codes, setup
+from helpers.core.config import get_profile
+from helpers.core.run_dir import RunDir
+from helpers.data.inputs import Inputs, read_examples
+from helpers.run.workflow import get_autoencoder, get_codes, setup
 from tests import piles
 from tests.piles import FOLDER_NAMES
 
@@ -47,7 +47,7 @@ def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(folder,
 
 def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_path):
     root, _ = folder
-    from helpers.folders import ImageFormat, read_folder
+    from helpers.data.folders import ImageFormat, read_folder
 
     pile = read_folder(root / "pile")
     (tmp_path / "one" / "boots").mkdir(parents=True)
@@ -63,7 +63,7 @@ def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_
 
 def test_examples_from_a_csv_name_images_of_the_pile(folder, tmp_path):
     root, paths = folder
-    from helpers.folders import ImageFormat, read_folder
+    from helpers.data.folders import ImageFormat, read_folder
 
     pile = read_folder(root / "pile")
     (tmp_path / "ex.csv").write_text(
@@ -124,7 +124,7 @@ def test_another_pile_or_a_new_file_never_reuses_codes(folder, tmp_path, fashion
 
 def test_sorting_into_class_folders_never_overwrites_or_touches_originals(folder, tmp_path):
     root, paths = folder
-    from helpers.sorting import sort_into_folders
+    from helpers.run.export import sort_into_folders
 
     run = RunDir(tmp_path / "run")
     run.save_json("inputs.json", {"data": str(root / "pile")})
@@ -214,7 +214,7 @@ def test_headless_run_labels_a_folder(folder, tmp_path):
 
 def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(folder, tmp_path):
     root, paths = folder
-    from helpers.sorting import sort_into_folders
+    from helpers.run.export import sort_into_folders
 
     run = RunDir(tmp_path / "run")
     run.save_json("inputs.json", {"data": str(root / "pile")})
@@ -242,7 +242,7 @@ def test_export_refuses_paths_outside_the_folders_and_labels_older_than_reviews(
 def test_later_notebooks_trust_the_listing_until_a_folder_changes(folder, tmp_path, monkeypatch):
     import shutil
 
-    from helpers import split as S
+    from helpers.data import pile as S
 
     root, _ = folder
     pile = tmp_path / "pile"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import model as M
-from helpers.refine import KnownClassLoss, RefineSettings, refine, training_set
+from helpers.model import autoencoder as M
+from helpers.model.refine import KnownClassLoss, RefineSettings, refine, training_set
 
 
 def test_known_class_loss_counts_only_known_images():

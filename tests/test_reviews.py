@@ -6,11 +6,11 @@ import multiprocessing
 
 import numpy as np
 
-from helpers.artifacts import RunDir
-from helpers.labels import DEFAULT_SETTINGS, Known, label_images
-from helpers.reviews import ReviewLog
-from helpers.scoring import Reconstructions
-from helpers.session import AUDIT_EVERY, LabelSession, review_order, review_queue
+from helpers.core.run_dir import RunDir
+from helpers.labelling.labels import DEFAULT_SETTINGS, Known, label_images
+from helpers.labelling.scoring import Reconstructions
+from helpers.run.reviews import ReviewLog
+from helpers.run.session import AUDIT_EVERY, LabelSession, review_order, review_queue
 from helpers.ssim import pairwise_ssim
 
 
@@ -149,7 +149,7 @@ def test_review_order_skips_what_a_person_already_gave(tmp_path, real_images):
 
 
 def test_class_by_class_order_takes_each_class_in_turn(rng):
-    from helpers.labels import assign_labels
+    from helpers.labelling.labels import assign_labels
 
     labels = assign_labels(
         rng.random((30, 3)).astype(np.float32), np.zeros(30, int), 1, "image", "margin"
@@ -222,7 +222,7 @@ def _three_classes(tmp_path, fashion_mnist, classes, n, per_class):
     components; and their true classes."""
     from sklearn.decomposition import PCA
 
-    from helpers.data import to_float_images
+    from helpers.data.fashion_mnist import to_float_images
 
     (_, _), (x_test, y_test) = fashion_mnist
     keep = np.flatnonzero(np.isin(y_test, classes))[:n]

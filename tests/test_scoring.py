@@ -5,10 +5,16 @@ pair at a time)."""
 import numpy as np
 import tensorflow as tf
 
-from helpers.data import choose_examples, to_float_images
-from helpers.labels import label_images
-from helpers.model import decode, encode, load_weights, reconstruct, shipped_weights_path
-from helpers.scoring import Reconstructions, score_batch
+from helpers.data.fashion_mnist import choose_examples, to_float_images
+from helpers.labelling.labels import label_images
+from helpers.labelling.scoring import Reconstructions, score_batch
+from helpers.model.autoencoder import (
+    decode,
+    encode,
+    load_weights,
+    reconstruct,
+    shipped_weights_path,
+)
 
 
 def test_fast_path_labels_equal_the_plain_path(fashion_mnist):
@@ -56,7 +62,7 @@ def test_reconstructions_held_or_decoded_are_the_same(fashion_mnist):
 def test_a_large_piles_reconstructions_are_decoded_once_into_the_run_directory(
     fashion_mnist, tmp_path
 ):
-    from helpers.artifacts import RunDir
+    from helpers.core.run_dir import RunDir
 
     _, (x_test, _) = fashion_mnist
     _, enc, dec = load_weights(shipped_weights_path())

@@ -3,12 +3,17 @@
 import numpy as np
 import pytest
 
-from helpers.model import load_weights, reconstruct, shipped_weights_info, shipped_weights_path
+from helpers.model.autoencoder import (
+    load_weights,
+    reconstruct,
+    shipped_weights_info,
+    shipped_weights_path,
+)
 from helpers.ssim import ssim
 
 
 def test_shipped_weights_match_their_record(fashion_mnist):
-    from helpers.data import to_float_images
+    from helpers.data.fashion_mnist import to_float_images
 
     path = shipped_weights_path()
     assert path.is_file(), f"{path} is missing"

@@ -1,7 +1,7 @@
 import numpy as np
 
+from helpers.labelling.tutorial import tutorial_on_class, tutorial_rule
 from helpers.ssim import pairwise_ssim
-from helpers.tutorial import tutorial_on_class, tutorial_rule
 
 
 def test_tutorial_rule_pairs_by_index(real_images):

@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from helpers.views import DEFAULT_VIEWS, ViewSettings, random_views
+from helpers.core.views import DEFAULT_VIEWS, ViewSettings, random_views
 
 NOTHING = ViewSettings(0, 0, 0, 0, 0, 0)
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from helpers.labels import assign_labels
-from helpers.widgets import ThresholdExplorer
+from helpers.labelling.labels import assign_labels
+from helpers.notebook.explorer import ThresholdExplorer
 
 
 def _explorer(threshold=0.2):
@@ -80,10 +80,10 @@ def test_margin_slider_accepts_more_as_it_moves_left():
 
 def _session_explorer(tmp_path):
     """An explorer with a session over 80 random images, 2 examples per class."""
-    from helpers.artifacts import RunDir
-    from helpers.labels import Known
-    from helpers.scoring import Reconstructions
-    from helpers.session import LabelSession
+    from helpers.core.run_dir import RunDir
+    from helpers.labelling.labels import Known
+    from helpers.labelling.scoring import Reconstructions
+    from helpers.run.session import LabelSession
     from helpers.ssim import pairwise_ssim
 
     rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def _session_explorer(tmp_path):
         codes[ex],
         images[ex],
         Known.of(ex, [0, 0, 1, 1, 2, 2], "example"),
-        __import__("helpers.labels", fromlist=["x"]).DEFAULT_SETTINGS,
+        __import__("helpers.labelling.labels", fromlist=["x"]).DEFAULT_SETTINGS,
     )
     labels, calibration = session.relabel()
     explorer = ThresholdExplorer(
@@ -168,7 +168,7 @@ def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
 
 @pytest.mark.parametrize("threshold_on", ["loss", "margin", "confidence"])
 def test_counts_by_binary_search_equal_a_pass_over_the_pile(threshold_on):
-    from helpers.labels import Known
+    from helpers.labelling.labels import Known
 
     rng = np.random.default_rng(3)
     losses = rng.random((500, 3)).astype(np.float32)

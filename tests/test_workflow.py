@@ -3,8 +3,8 @@ other inputs is made again, and what was made from the old one is removed."""
 
 import numpy as np
 
-from helpers import workflow as W
-from helpers.artifacts import RunDir
+from helpers.core.run_dir import RunDir
+from helpers.run import workflow as W
 
 
 def test_clusters_are_reused_while_fresh_and_remade_with_what_follows_them(tmp_path, monkeypatch):
