@@ -46,7 +46,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 def project_root() -> Path:
     """The folder holding ``helpers/`` (the repository root in a source checkout)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def run_dir(name: str | os.PathLike | None = None) -> Path:
