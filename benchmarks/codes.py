@@ -28,18 +28,18 @@ from helpers.core import config
 from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
 from helpers.labelling.cluster import cluster_codes, cluster_metrics
 from helpers.labelling.evaluation import label_quality, neighbour_agreement
-from helpers.labelling.labels import DEFAULT_SETTINGS, label_images
+from helpers.labelling.labels import label_images
+from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.model.autoencoder import (
-    FAST_RECIPE,
     build_autoencoder,
     encode,
     load_weights,
     reconstruct,
     save_weights,
-    train,
 )
 from helpers.model.invariance import INVARIANCE_KINDS
 from helpers.model.shipped import test_set_ssim
+from helpers.model.training import FAST_RECIPE, Recipe, train
 from helpers.ssim import pairwise_ssim
 
 
@@ -72,17 +72,20 @@ def run_one(name: str, seed: int, args, data) -> dict:
     weights = root / f"{stem}.weights.h5"
     autoencoder, encoder, _ = build_autoencoder(seed=seed)
     start = time.time()
+    recipe = Recipe(
+        epochs=args.epochs,
+        schedule=FAST_RECIPE.schedule,
+        precision=FAST_RECIPE.precision,
+        **parse_setting(name),
+    )
     train(
         autoencoder,
         x_train,
-        epochs=args.epochs,
+        recipe,
         n_images=args.images,
         seed=seed,
-        schedule=FAST_RECIPE.schedule,
-        precision=FAST_RECIPE.precision,
         verbose=0,
         checkpoint=root / stem / "checkpoint.keras",
-        **parse_setting(name),
     )
     seconds = time.time() - start
     save_weights(autoencoder, weights)

@@ -115,14 +115,8 @@ def one_size(pile: Path, examples: Path, run_dir: Path) -> dict:
     from helpers.labelling.held_out import PileScores
     from helpers.labelling.labels import label_images
     from helpers.labelling.scoring import Reconstructions
-    from helpers.run.workflow import (
-        get_autoencoder,
-        get_clusters,
-        get_codes,
-        get_examples,
-        get_similarity,
-        setup,
-    )
+    from helpers.run.weights import get_autoencoder
+    from helpers.run.workflow import get_clusters, get_codes, get_examples, get_similarity, setup
 
     seconds = {}
 
@@ -242,7 +236,8 @@ def per_image_map(
     notebook 01 does it; the driver's anonymous memory (not the mapped file's pages) is
     sampled through the run."""
     from helpers.core.config import get_profile
-    from helpers.data.folders import ImageFormat, folder_from_results, read_files
+    from helpers.data.folders import folder_from_results, read_files
+    from helpers.data.images import ImageFormat
     from helpers.data.inputs import Inputs, read_examples
     from helpers.data.pile import pile_files
     from helpers.data.read_on_ray import read_files_on_ray

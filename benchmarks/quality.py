@@ -31,7 +31,8 @@ from helpers.labelling.evaluation import (
     precision_coverage_curve,
 )
 from helpers.labelling.held_out import PileScores
-from helpers.labelling.labels import DEFAULT_SETTINGS, LabelSettings, label_images
+from helpers.labelling.labels import label_images
+from helpers.labelling.settings import DEFAULT_SETTINGS, LabelSettings
 from helpers.labelling.tutorial import tutorial_on_class
 from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.ssim import pairwise_ssim

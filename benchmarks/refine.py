@@ -28,7 +28,8 @@ from helpers.labelling.calibration import calibrate_threshold
 from helpers.labelling.cluster import cluster_codes, cluster_metrics
 from helpers.labelling.evaluation import evaluate, label_quality, neighbour_agreement
 from helpers.labelling.held_out import PileScores
-from helpers.labelling.labels import DEFAULT_SETTINGS, label_images
+from helpers.labelling.labels import label_images
+from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.model.refine import DEFAULT_REFINE, refine, training_set
 from helpers.ssim import pairwise_ssim

@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def measure(run_dir: Path, rounds: int, per_round: int, seed: int = 0) -> dict:
+    from helpers.core.run_dir import REVIEWS
     from helpers.run.reviews import ReviewLog
-    from helpers.run.session import REVIEWS
     from helpers.run.workflow import open_session
 
     reviews = run_dir / REVIEWS

@@ -43,8 +43,9 @@ from helpers.data.fashion_mnist import (
     to_float_images,
 )
 from helpers.labelling.cluster import cluster_codes
-from helpers.labelling.labels import DEFAULT_SETTINGS, Known
+from helpers.labelling.labels import Known
 from helpers.labelling.scoring import Reconstructions
+from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.run.session import AUDIT_EVERY, LabelSession, review_queue
 
@@ -97,14 +98,8 @@ def fashion_base(draw: int) -> tuple[dict, np.ndarray]:
 def usps_base(draw: int) -> tuple[dict, np.ndarray]:
     """The USPS digits as a folder, labelled by the workbook's own steps with its defaults;
     5 examples per digit drawn from the pile (seed ``draw``)."""
-    from helpers.run.workflow import (
-        get_autoencoder,
-        get_clusters,
-        get_codes,
-        get_examples,
-        get_similarity,
-        setup,
-    )
+    from helpers.run.weights import get_autoencoder
+    from helpers.run.workflow import get_clusters, get_codes, get_examples, get_similarity, setup
 
     inputs = ROOT / "runs" / "review-usps-inputs"
     inputs.mkdir(parents=True, exist_ok=True)

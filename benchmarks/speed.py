@@ -6,10 +6,10 @@
    difference from ``tf.image.ssim`` on real images.
 2. Training throughput (images/s, the same architecture): the tutorial's code (``model.fit``
    on arrays, batch 64, its loss ``1 - mean(tf.image.ssim(..., 2.0))``, TensorFlow's default
-   CPU kernels) against ``helpers.model.autoencoder.train`` with the workbook's recipe (``FAST_RECIPE``:
-   bfloat16 compute where the CPU has it). TensorFlow
-   reads its kernel setting once per process, so every round of each side is a fresh
-   process, alternately, ``--rounds`` times on ``--images`` images.
+   CPU kernels) against ``helpers.model.training.train`` with the workbook's recipe
+   (``FAST_RECIPE``: bfloat16 compute where the CPU has it). TensorFlow reads its kernel
+   setting once per process, so every round of each side is a fresh process, alternately,
+   ``--rounds`` times on ``--images`` images.
 3. Time to the tutorial's quality (``--full``): the workbook's recipe trained on all 60,000
    training images, its wall time and test-set SSIM (max_val 1.0), against the tutorial's 20
    epochs at the tutorial's measured throughput (20 x 60,000 images / its median images/s)
@@ -43,6 +43,7 @@ if side == "tutorial":
     import tensorflow as tf  # before helpers: TensorFlow's own kernel default
 import numpy as np
 import helpers.model.autoencoder as M
+import helpers.model.training as T
 from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 (x, _), _ = load_fashion_mnist()
 x = x[: n + 640]
@@ -56,11 +57,11 @@ if side == "tutorial":
     ae.compile(optimizer="adam", loss=SSIMLoss)
     fit = lambda images: ae.fit(images, images, epochs=1, batch_size=64, verbose=0)
 else:
-    from dataclasses import asdict, replace
+    from dataclasses import replace
     x = x[..., None]  # the workbook keeps images as uint8
     ae, _, _ = M.build_autoencoder()
-    recipe = asdict(replace(M.FAST_RECIPE, epochs=1))  # its batch size, precision, schedule
-    fit = lambda images: M.train(ae, images, verbose=0, **recipe)
+    recipe = replace(T.FAST_RECIPE, epochs=1)  # its batch size, precision, schedule
+    fit = lambda images: T.train(ae, images, recipe, verbose=0)
 fit(x[:640])  # warm up: build, trace, first allocations
 t = time.perf_counter(); fit(x[640:]); dt = time.perf_counter() - t
 print(json.dumps({"side": side, "images_per_s": n / dt,
@@ -136,8 +137,9 @@ def time_to_quality(tutorial_images_per_s: float) -> dict:
     """The workbook's recipe on all 60,000 training images: wall time and test SSIM."""
     import shutil
 
-    from helpers.model.autoencoder import FAST_RECIPE, shipped_weights_info
+    from helpers.model.autoencoder import shipped_weights_info
     from helpers.model.shipped import train_fashion_mnist
+    from helpers.model.training import FAST_RECIPE
 
     out = Path("runs/speed-bench")
     shutil.rmtree(out, ignore_errors=True)  # from scratch, not resumed

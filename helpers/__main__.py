@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.data.folders import COLORS, FITS
+from helpers.data.images import COLORS, FITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from dataclasses import replace
 
-        from helpers.model.autoencoder import FAST_RECIPE, TUTORIAL_RECIPE
         from helpers.model.shipped import train_fashion_mnist
+        from helpers.model.training import FAST_RECIPE, TUTORIAL_RECIPE
 
         recipe = FAST_RECIPE if options.pop("recipe") == "fast" else TUTORIAL_RECIPE
         fields = ("epochs", "batch_size", "learning_rate", "schedule", "precision")

@@ -4,7 +4,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from helpers.labelling.labels import DEFAULT_SETTINGS
+from helpers.labelling.settings import DEFAULT_SETTINGS
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -5,7 +5,8 @@ import pytest
 
 from helpers.labelling import calibration as C
 from helpers.labelling import held_out as H
-from helpers.labelling.labels import LabelSettings, label_images
+from helpers.labelling.labels import label_images
+from helpers.labelling.settings import LabelSettings
 from helpers.ssim import pairwise_ssim
 
 NO_SPREAD = LabelSettings(spread=0.0, poisson=0.0)  # no graph at all

@@ -92,7 +92,8 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
     import ray
     from ray.cluster_utils import Cluster
 
-    from helpers.data.folders import ImageFormat, folder_from_results, list_image_files, read_files
+    from helpers.data.folders import folder_from_results, list_image_files, read_files
+    from helpers.data.images import ImageFormat
     from helpers.labelling.scoring import score_batch, score_images_on_ray
     from helpers.model.autoencoder import build_autoencoder, encode
 
@@ -139,7 +140,7 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
 def test_actors_read_paths_and_uris_and_refuse_what_is_not_a_file(tmp_path):
     import os
 
-    from helpers.data.folders import UnreadableImage
+    from helpers.data.images import UnreadableImage
 
     image = tmp_path / "a b.png"  # a space: URIs quote it
     image.write_bytes(b"\x89PNG not really")

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from helpers.model import autoencoder as M
+from helpers.model import training as T
 from helpers.model.folded import folded_decoder
 
 
@@ -9,7 +10,7 @@ from helpers.model.folded import folded_decoder
 def test_the_folded_decoder_draws_the_same_images(real_images, shape, latent):
     ae, enc, dec = M.build_autoencoder(shape, latent, seed=1)
     if shape == (28, 28, 1):  # trained a little, so the batch norms hold real statistics
-        M.train(ae, real_images[0][:64], epochs=1, batch_size=16, verbose=0)
+        T.train(ae, real_images[0][:64], T.Recipe(epochs=1, batch_size=16), verbose=0)
     rng = np.random.default_rng(0)
     for layer in dec.layers:  # and statistics far from the initial ones
         if layer.name.startswith("dec_bn"):
@@ -36,7 +37,7 @@ def test_the_twin_follows_the_decoders_weights(real_images):
     codes = np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32)
     before = M.decode(dec, codes)
     assert folded_decoder(dec) is folded_decoder(dec)  # made once
-    M.train(ae, real_images[0][:32], epochs=1, batch_size=16, verbose=0)  # weights change
+    T.train(ae, real_images[0][:32], T.Recipe(epochs=1, batch_size=16), verbose=0)  # weights change
     after = M.decode(dec, codes)
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, np.asarray(dec.predict(codes, verbose=0)), atol=2e-5)

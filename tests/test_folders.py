@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from helpers.data import folders as F
+from helpers.data import images as I
 from tests import piles
 
 
@@ -31,7 +32,7 @@ def test_listing_walks_nested_folders_and_leaves_hidden_files_and_loops(pile):
 def test_every_format_and_mode_reads_as_the_same_picture(pile):
     root, paths, _, originals = pile
     for rel, original in zip(paths, originals, strict=True):
-        pixels, info = F.read_image(root / rel, F.ImageFormat(28, "grey", "stretch"))
+        pixels, info = I.read_image(root / rel, I.ImageFormat(28, "grey", "stretch"))
         assert pixels.shape == (28, 28, 1) and pixels.dtype == np.uint8, rel
         # transparent pixels (the black background here) go onto white
         transparent = info["mode"] in ("RGBA", "P") and rel.endswith((".webp", ".png"))
@@ -43,13 +44,13 @@ def test_every_format_and_mode_reads_as_the_same_picture(pile):
         error = np.abs(pixels[..., 0].astype(int) - expected.astype(int)).mean()
         assert error < 12, (rel, info, error)
     gif = next(p for p in paths if p.endswith(".gif"))
-    first, info = F.read_image(root / gif)
+    first, info = I.read_image(root / gif)
     assert info["format"] == "GIF" and first.max() > 0  # the first frame, not the black one
 
 
 def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
     Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(tmp_path / "half.tif")
-    pixels, info = F.read_image(tmp_path / "half.tif", F.ImageFormat(8))
+    pixels, info = I.read_image(tmp_path / "half.tif", I.ImageFormat(8))
     assert info["mode"].startswith("I;16") and abs(int(pixels.mean()) - 128) <= 1
 
 
@@ -60,17 +61,17 @@ def test_exif_rotated_photo_is_turned_upright(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
     stored.save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
-    pixels, info = F.read_image(tmp_path / "photo.jpg", F.ImageFormat(40, "grey", "stretch"))
+    pixels, info = I.read_image(tmp_path / "photo.jpg", I.ImageFormat(40, "grey", "stretch"))
     assert (info["width"], info["height"]) == (40, 20)  # as stored
     assert pixels[:4].mean() > 200 and pixels[-10:].mean() < 30  # upright: band on top
 
 
-@pytest.mark.parametrize("fit", F.FITS)
+@pytest.mark.parametrize("fit", I.FITS)
 def test_fit_keeps_or_drops_the_aspect_ratio(tmp_path, fit):
     wide = np.full((20, 60, 3), (200, 30, 30), np.uint8)
     wide[:, 20:40] = (10, 200, 10)  # a green square in the middle of a red strip
     Image.fromarray(wide).save(tmp_path / "wide.png")
-    pixels, _ = F.read_image(tmp_path / "wide.png", F.ImageFormat(12, "rgb", fit))
+    pixels, _ = I.read_image(tmp_path / "wide.png", I.ImageFormat(12, "rgb", fit))
     assert pixels.shape == (12, 12, 3)
     centre, corner = pixels[6, 6], pixels[0, 0]
     assert centre[1] > 150  # green in the middle whatever the fit
@@ -84,7 +85,7 @@ def test_fit_keeps_or_drops_the_aspect_ratio(tmp_path, fit):
 
 def test_bad_files_are_skipped_with_a_reason_and_nothing_else_is_lost(pile):
     root, paths, bad, _ = pile
-    found = F.read_folder(root, F.ImageFormat())
+    found = F.read_folder(root, I.ImageFormat())
     assert found.paths == sorted(paths)
     reasons = dict(found.skipped)
     assert set(reasons) == {f"batch1/{name}" for name in bad}
@@ -99,7 +100,7 @@ def test_a_file_that_vanishes_before_it_is_read_is_skipped(tmp_path, fashion_mni
     paths = piles.write_good_images(tmp_path, x_test[:3])
     files = [tmp_path / p for p in paths]
     (tmp_path / paths[1]).unlink()
-    found = F.read_files(tmp_path, files, F.ImageFormat())
+    found = F.read_files(tmp_path, files, I.ImageFormat())
     assert len(found) == 2 and "vanished" in dict(found.skipped)[paths[1]]
 
 
@@ -111,10 +112,10 @@ def test_a_folder_with_nothing_readable_is_one_clear_error(tmp_path):
 
 def test_formats_are_checked():
     with pytest.raises(ValueError, match="multiple of 4"):
-        F.ImageFormat(30)
+        I.ImageFormat(30)
     with pytest.raises(ValueError, match="color"):
-        F.ImageFormat(28, "sepia")
-    assert F.ImageFormat(32, "rgb").shape == (32, 32, 3)
+        I.ImageFormat(28, "sepia")
+    assert I.ImageFormat(32, "rgb").shape == (32, 32, 3)
 
 
 def test_chunks_and_threads_do_not_change_what_is_read(pile, monkeypatch):
@@ -162,9 +163,9 @@ FORMATS = [  # (file name, Pillow format, mode written, extra save options)
 def test_every_pixel_format_pillow_reads_is_an_image_file(tmp_path, fashion_mnist):
     (_, _), (x_test, _) = fashion_mnist
     assert {".pgm", ".ppm", ".pbm", ".avif", ".jfif", ".qoi", ".mpo", ".heic", ".psd"} <= set(
-        F.IMAGE_SUFFIXES
+        I.IMAGE_SUFFIXES
     )
-    assert not {".pdf", ".eps", ".mpeg", ".h5", ".grib"} & set(F.IMAGE_SUFFIXES)
+    assert not {".pdf", ".eps", ".mpeg", ".h5", ".grib"} & set(I.IMAGE_SUFFIXES)
     picture = x_test[0]
     for name, fmt, mode, options in FORMATS:
         image = Image.fromarray(picture).convert(mode)
@@ -173,7 +174,7 @@ def test_every_pixel_format_pillow_reads_is_an_image_file(tmp_path, fashion_mnis
         image.save(tmp_path / name, fmt, **options)
     files, others = F.list_image_files(tmp_path)
     assert sorted(f.name for f in files) == sorted(n for n, *_ in FORMATS) and not others
-    folder = F.read_folder(tmp_path, F.ImageFormat(28, "grey", "stretch"))
+    folder = F.read_folder(tmp_path, I.ImageFormat(28, "grey", "stretch"))
     assert not folder.skipped and len(folder) == len(FORMATS)
     for rel, pixels in zip(folder.paths, folder.images, strict=True):
         error = np.abs(pixels[..., 0].astype(int) - picture.astype(int)).mean()
@@ -216,7 +217,8 @@ def _peak_memory_of_reading(folder, fmt: str, limit_bytes: int, timeout: int):
     code = (
         "import json, sys\n"
         "from helpers.data import folders as F\n"
-        f"folder = F.read_folder(sys.argv[1], F.ImageFormat(28, 'grey', {fmt!r}), workers=2)\n"
+        "from helpers.data import images as I\n"
+        f"folder = F.read_folder(sys.argv[1], I.ImageFormat(28, 'grey', {fmt!r}), workers=2)\n"
         "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "peak = int(status.split()[0]) * 1024  # this program's own peak (getrusage's\n"
         "# ru_maxrss keeps the forking parent's across exec)\n"
@@ -245,7 +247,7 @@ def test_extreme_shapes_fit_in_memory_the_image_needs(tmp_path):
         out = _peak_memory_of_reading(tmp_path, fit, 2 << 30, timeout=120)
         assert sorted(out["read"]) == ["pole.png", "strip.png"], out["skipped"]
         assert out["peak"] < 600 << 20, (fit, out["peak"])
-    pixels, _ = F.read_image(tmp_path / "strip.png", F.ImageFormat(28, "grey", "pad"))
+    pixels, _ = I.read_image(tmp_path / "strip.png", I.ImageFormat(28, "grey", "pad"))
     assert pixels.shape == (28, 28, 1) and pixels[14, :, 0].min() == 200  # the strip itself
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from helpers.labelling import labels as L
 from helpers.labelling import poisson as P
+from helpers.labelling import settings as S
 from helpers.ssim import pairwise_ssim
 
 
@@ -76,13 +77,13 @@ def test_spreading_pulls_a_noisy_image_towards_its_neighbours(rng):
 
 
 def test_settings_check_their_values_and_resolve_the_rule():
-    default = L.LabelSettings()
+    default = S.LabelSettings()
     assert default.rule_for([0, 1, 2]) == "image"  # Poisson learning labels each image
     ssim_only = replace(default, poisson=0.0)
     assert ssim_only.rule_for([0, 1, 2]) == "cluster"  # one example per class
     assert default.rule_for(np.repeat(np.arange(3), 5)) == "image"
     assert replace(default, rule="image").rule_for([0, 1, 2]) == "image"
-    assert L.TUTORIAL.spread == 0 and L.TUTORIAL.max_val == 2.0 and L.TUTORIAL.poisson == 0
+    assert S.TUTORIAL.spread == 0 and S.TUTORIAL.max_val == 2.0 and S.TUTORIAL.poisson == 0
     for bad in ({"aggregate": "median"}, {"rule": "nearest"}, {"threshold_on": "ratio"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             replace(default, **bad)
@@ -95,14 +96,14 @@ def test_label_images_is_combine_then_spread_then_assign(rng):
     sim = rng.random((60, 6)).astype(np.float32)
     ex = np.repeat(np.arange(3), 2)
     clusters = (codes[:, 0] > 5).astype(int)
-    settings = L.LabelSettings(aggregate="max", spread=0.5, poisson=0.0)
+    settings = S.LabelSettings(aggregate="max", spread=0.5, poisson=0.0)
     labels = L.label_images(sim, ex, 3, codes, clusters, settings)
     by_hand = L.spread_losses(L.class_losses(sim, ex, 3, "max"), codes, 0.5)
     expected = L.assign_labels(by_hand, clusters, 2, "image", "margin")
     np.testing.assert_array_equal(labels.label, expected.label)
     np.testing.assert_allclose(labels.margin, expected.margin)
     assert labels.threshold_on == "confidence" and labels.rule == "image"
-    tutorial = L.label_images(sim, ex, 3, codes, clusters, L.TUTORIAL)
+    tutorial = L.label_images(sim, ex, 3, codes, clusters, S.TUTORIAL)
     np.testing.assert_allclose(tutorial.class_losses, L.class_losses(sim, ex, 3, "mean"))
     assert tutorial.rule == "cluster" and tutorial.threshold_on == "loss"
 
@@ -128,7 +129,7 @@ def test_poisson_needs_the_examples_codes_and_blends_in_loss_units(rng):
     codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
     sim = rng.uniform(0.4, 0.6, (180, 6)).astype(np.float32)  # SSIM that says nothing
     clusters = np.zeros(180, np.int64)
-    settings = replace(L.DEFAULT_SETTINGS, poisson=0.8, n_neighbors=5)
+    settings = replace(S.DEFAULT_SETTINGS, poisson=0.8, n_neighbors=5)
     with pytest.raises(ValueError, match="examples' codes"):
         L.label_images(sim, ex_labels, 3, codes, clusters, settings)
     labels = L.label_images(sim, ex_labels, 3, codes, clusters, settings, example_codes=ex_codes)
@@ -138,14 +139,14 @@ def test_poisson_needs_the_examples_codes_and_blends_in_loss_units(rng):
     blended = P.blend_poisson(losses, np.array([[1.0, -1.0]]), 0.5, scale=0.1)
     np.testing.assert_allclose(blended, [[0.5 * 0.2 - 0.05, 0.5 * 0.4 + 0.05]], atol=1e-7)
     with pytest.raises(ValueError, match="poisson"):
-        replace(L.DEFAULT_SETTINGS, poisson=1.5)
+        replace(S.DEFAULT_SETTINGS, poisson=1.5)
 
 
 def test_a_pile_past_poisson_up_to_is_labelled_from_ssim_alone(rng, monkeypatch):
     codes, truth, ex_codes, ex_labels = _blobs_with_examples(rng)
     sim = rng.uniform(0.4, 0.6, (180, 6)).astype(np.float32)
     clusters = np.zeros(180, np.int64)
-    settings = replace(L.DEFAULT_SETTINGS, n_neighbors=5, rule="image")
+    settings = replace(S.DEFAULT_SETTINGS, n_neighbors=5, rule="image")
     with_poisson = L.label_images(sim, ex_labels, 3, codes, clusters, settings, None, ex_codes)
     monkeypatch.setattr(L, "POISSON_UP_TO", 100)
     assert not L.uses_poisson(settings, 180) and L.uses_poisson(settings, 100)

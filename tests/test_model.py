@@ -3,6 +3,7 @@ import pytest
 
 from helpers.core.views import shift_and_mirror
 from helpers.model import autoencoder as M
+from helpers.model import training as T
 from helpers.model.invariance import INVARIANCE_KINDS, InvarianceLoss
 
 
@@ -31,7 +32,7 @@ def test_training_reduces_loss_and_is_reproducible(real_images):
     for _ in range(2):
         M.set_seed(0)
         ae, enc, _ = M.build_autoencoder()
-        hist = M.train(ae, x, epochs=2, batch_size=32, n_images=128, seed=0, verbose=0)
+        hist = T.train(ae, x, T.Recipe(epochs=2, batch_size=32), n_images=128, seed=0, verbose=0)
         runs.append((hist["loss"], M.encode(enc, x[:8])))
     losses, codes = runs[0]
     assert losses[1] < losses[0]
@@ -42,18 +43,17 @@ def test_training_reduces_loss_and_is_reproducible(real_images):
 def test_bfloat16_training_leaves_a_float32_model(tmp_path, real_images):
     x, _ = real_images
     ae, enc, _ = M.build_autoencoder()
-    hist = M.train(
-        ae, x, epochs=2, batch_size=32, n_images=128, verbose=0, precision="mixed_bfloat16"
-    )
+    recipe = T.Recipe(epochs=2, batch_size=32, precision="mixed_bfloat16")
+    hist = T.train(ae, x, recipe, n_images=128, verbose=0)
     assert hist["loss"][1] < hist["loss"][0]
-    policies = {layer.dtype_policy.name for layer in M._leaf_layers(ae)}
+    policies = {layer.dtype_policy.name for layer in T._leaf_layers(ae)}
     assert policies == {"float32"} and all(w.dtype == "float32" for w in ae.get_weights())
     # what it encodes now is what a float32 model with those weights encodes
     M.save_weights(ae, tmp_path / "w.weights.h5")
     _, enc2, _ = M.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_array_equal(M.encode(enc, x[:16]), M.encode(enc2, x[:16]))
     with pytest.raises(ValueError, match="precision"):
-        M.train(ae, x, epochs=1, n_images=32, verbose=0, precision="float16")
+        T.train(ae, x, T.Recipe(epochs=1, precision="float16"), n_images=32, verbose=0)
 
 
 def test_save_and_load_round_trip(tmp_path, real_images):
@@ -77,7 +77,9 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path, real_images):
     x, _ = real_images
     ckpt = tmp_path / "ckpt" / "train.keras"
     ae, _, _ = M.build_autoencoder()
-    first = M.train(ae, x, epochs=1, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt)
+    first = T.train(
+        ae, x, T.Recipe(epochs=1, batch_size=32), n_images=64, verbose=0, checkpoint=ckpt
+    )
     assert ckpt.is_file() and len(first["loss"]) == 1
     saved = ae.get_weights()
     # A fresh process would start from a new model: the checkpoint brings back the weights
@@ -87,14 +89,22 @@ def test_interrupted_training_resumes_from_checkpoint(tmp_path, real_images):
     cb = __import__("keras").callbacks.LambdaCallback(
         on_epoch_begin=lambda e, logs: calls.append(e)
     )
-    both = M.train(
-        ae2, x, epochs=2, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt, callbacks=[cb]
+    both = T.train(
+        ae2,
+        x,
+        T.Recipe(epochs=2, batch_size=32),
+        n_images=64,
+        verbose=0,
+        checkpoint=ckpt,
+        callbacks=[cb],
     )
     assert calls == [1]
     assert len(both["loss"]) == 2 and both["loss"][0] == first["loss"][0]
     assert int(ae2.optimizer.iterations.numpy()) == 4
     assert not np.allclose(ae2.get_weights()[0], saved[0])
-    done = M.train(ae2, x, epochs=2, batch_size=32, n_images=64, verbose=0, checkpoint=ckpt)
+    done = T.train(
+        ae2, x, T.Recipe(epochs=2, batch_size=32), n_images=64, verbose=0, checkpoint=ckpt
+    )
     assert done == both
 
 
@@ -115,12 +125,12 @@ def test_shift_and_mirror_moves_content_a_little_and_is_seeded():
 @pytest.mark.parametrize("augment", [False, True])
 def test_epoch_batches_resume_with_the_epoch_they_left_off(augment):
     x = np.random.default_rng(0).random((70, 8, 8, 1)).astype(np.float32)
-    fresh = M.EpochBatches(x, 32, seed=3, augment=augment)
+    fresh = T.EpochBatches(x, 32, seed=3, augment=augment)
     assert len(fresh) == 3
     first_inputs, first_targets = fresh[0]
     np.testing.assert_array_equal(first_inputs, first_targets)  # rebuild what it is shown
     fresh.on_epoch_end()
-    resumed = M.EpochBatches(x, 32, seed=3, first_epoch=1, augment=augment)
+    resumed = T.EpochBatches(x, 32, seed=3, first_epoch=1, augment=augment)
     np.testing.assert_array_equal(fresh[2][0], resumed[2][0])
     assert not np.array_equal(first_inputs, fresh[0][0])
 
@@ -131,29 +141,26 @@ def test_cosine_schedule_and_augmentation_train_reproducibly(real_images):
     for _ in range(2):
         M.set_seed(0)
         ae, _, _ = M.build_autoencoder()
-        hist = M.train(
+        hist = T.train(
             ae,
             x,
-            epochs=2,
-            batch_size=32,
+            T.Recipe(epochs=2, batch_size=32, schedule="cosine"),
             n_images=64,
             verbose=0,
-            schedule="cosine",
             augment=True,
         )
         runs.append(hist["loss"])
         assert float(ae.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
     assert runs[0] == runs[1]
     with pytest.raises(ValueError, match="schedule"):
-        M.train(ae, x, epochs=1, n_images=32, verbose=0, schedule="step")
+        T.train(ae, x, T.Recipe(epochs=1, schedule="step"), n_images=32, verbose=0)
 
 
 TRAIN_IN_A_FRESH_PROCESS = """
 import os, signal, sys
 import keras, numpy as np
 from helpers.model import autoencoder as M
-from helpers.model.invariance import INVARIANCE_KINDS, InvarianceLoss
-from helpers.core.views import shift_and_mirror
+from helpers.model import training as T
 from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 
 out, checkpoint, kill_in_epoch = sys.argv[1], sys.argv[2] or None, int(sys.argv[3])
@@ -171,7 +178,7 @@ class Kill(keras.callbacks.Callback):  # a crash halfway through an epoch
 
 
 ae, _, _ = M.build_autoencoder(seed=5)
-M.train(ae, x, epochs=4, seed=5, verbose=0, checkpoint=checkpoint, callbacks=[Kill()])
+T.train(ae, x, T.Recipe(epochs=4), seed=5, verbose=0, checkpoint=checkpoint, callbacks=[Kill()])
 np.savez(out, *ae.get_weights())
 """
 
@@ -238,16 +245,8 @@ def test_two_view_training_trains_the_autoencoder_and_resumes(tmp_path, real_ima
         ckpt = tmp_path / f"stop{stop_after}" / "c.keras"
 
         def train(model, epochs, ckpt=ckpt):
-            return M.train(
-                model,
-                x,
-                epochs=epochs,
-                batch_size=16,
-                n_images=48,
-                verbose=0,
-                checkpoint=ckpt,
-                **two_views,
-            )
+            recipe = T.Recipe(epochs=epochs, batch_size=16, **two_views)
+            return T.train(model, x, recipe, n_images=48, verbose=0, checkpoint=ckpt)
 
         hist = train(ae, stop_after)
         if stop_after == 1:  # resume to 2 epochs from a fresh model

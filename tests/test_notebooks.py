@@ -105,13 +105,13 @@ def _library_labels(path):
     from helpers.core.config import get_profile
     from helpers.core.run_dir import RunDir
     from helpers.data.fashion_mnist import choose_examples
-    from helpers.data.pile import load_split
+    from helpers.data.pile import load_pile
     from helpers.labelling.labels import label_images
     from helpers.model.autoencoder import encode, load_weights
 
     run = RunDir(path)
     scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
-    split = load_split(get_profile("smoke"))
+    split = load_pile(get_profile("smoke"))
     idx = choose_examples(split.y_train, 10, seed=0)  # notebook 05's defaults
     _, encoder, _ = load_weights(run / "autoencoder.weights.h5")
     clusters = run.load_arrays("clusters.npz")["clusters"]

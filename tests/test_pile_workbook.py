@@ -10,7 +10,8 @@ import pytest
 from helpers.core.config import get_profile
 from helpers.core.run_dir import RunDir
 from helpers.data.inputs import Inputs, read_examples
-from helpers.run.workflow import get_autoencoder, get_codes, setup
+from helpers.run.weights import get_autoencoder
+from helpers.run.workflow import get_codes, setup
 from tests import piles
 from tests.piles import FOLDER_NAMES
 
@@ -47,7 +48,8 @@ def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(folder,
 
 def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_path):
     root, _ = folder
-    from helpers.data.folders import ImageFormat, read_folder
+    from helpers.data.folders import read_folder
+    from helpers.data.images import ImageFormat
 
     pile = read_folder(root / "pile")
     (tmp_path / "one" / "boots").mkdir(parents=True)
@@ -63,7 +65,8 @@ def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_
 
 def test_examples_from_a_csv_name_images_of_the_pile(folder, tmp_path):
     root, paths = folder
-    from helpers.data.folders import ImageFormat, read_folder
+    from helpers.data.folders import read_folder
+    from helpers.data.images import ImageFormat
 
     pile = read_folder(root / "pile")
     (tmp_path / "ex.csv").write_text(

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from helpers.model import autoencoder as M
+from helpers.model import training as T
 from helpers.model.refine import KnownClassLoss, RefineSettings, refine, training_set
 
 
@@ -32,7 +33,7 @@ def test_training_set_repeats_what_a_person_labelled():
 def test_refinement_learns_the_known_classes(real_images):
     x, y = real_images
     ae, enc, _ = M.build_autoencoder(seed=0)
-    M.train(ae, x, epochs=1, batch_size=32, seed=0, verbose=0)
+    T.train(ae, x, T.Recipe(epochs=1, batch_size=32), seed=0, verbose=0)
     before = M.encode(enc, x)
     classes = np.where(np.arange(len(y)) % 2 == 0, y.astype(int), -1)  # half of them known
     settings = RefineSettings(epochs=2, class_weight=1.0, learning_rate=1e-3, batch_size=32)

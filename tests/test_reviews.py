@@ -7,8 +7,9 @@ import multiprocessing
 import numpy as np
 
 from helpers.core.run_dir import RunDir
-from helpers.labelling.labels import DEFAULT_SETTINGS, Known, label_images
+from helpers.labelling.labels import Known, label_images
 from helpers.labelling.scoring import Reconstructions
+from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.run.reviews import ReviewLog
 from helpers.run.session import AUDIT_EVERY, LabelSession, review_order, review_queue
 from helpers.ssim import pairwise_ssim

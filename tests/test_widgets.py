@@ -102,7 +102,7 @@ def _session_explorer(tmp_path):
         codes[ex],
         images[ex],
         Known.of(ex, [0, 0, 1, 1, 2, 2], "example"),
-        __import__("helpers.labelling.labels", fromlist=["x"]).DEFAULT_SETTINGS,
+        __import__("helpers.labelling.settings", fromlist=["x"]).DEFAULT_SETTINGS,
     )
     labels, calibration = session.relabel()
     explorer = ThresholdExplorer(
@@ -119,11 +119,11 @@ def test_the_summary_says_how_precise_and_on_what_it_rests(tmp_path):
     audit = [k for k, i in enumerate(ex.shown) if int(i) in ex._audit]
     assert audit and audit[0] == 4 and ex.picks[4].description.startswith("⚄")
     ex.picks[4].value = ex.picks[0].value = True
-    ex.confirm_button.click()
+    ex.review.confirm_button.click()
     rows = {r[0]: r[3] for r in session.log.rows()}
     assert rows == {f"img{ex.shown[4]}.png": "1", f"img{ex.shown[0]}.png": "0"}
-    ex.relabel_button.click()
-    assert ex.calibration.n_audit == 1 and "1 audit review" in ex.status.value
+    ex.review.relabel_button.click()
+    assert ex.calibration.n_audit == 1 and "1 audit review" in ex.review.status.value
 
 
 def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
@@ -131,24 +131,24 @@ def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
     assert ex.order.value == "least certain"
     first, second = int(ex.shown[0]), int(ex.shown[1])
     ex.picks[0].value = ex.picks[1].value = True
-    ex.class_buttons[2].click()  # give both class c
+    ex.review.class_buttons[2].click()  # give both class c
     rows = session.log.rows()
     assert [r[:2] for r in rows] == [[f"img{first}.png", "c"], [f"img{second}.png", "c"]]
     assert ex.labels.label[first] == 2 and ex.labels.source[first] == "reviewed"
-    assert "2 image(s) given c" in ex.status.value and "2 reviewed" in ex.summary.value
+    assert "2 image(s) given c" in ex.review.status.value and "2 reviewed" in ex.summary.value
     # still in view, marked with the class given and a tick
     assert ex.shown[0] == first and ex.picks[0].description == "✓ c"
     assert ex.picks[0].button_style == "success"
-    ex.undo_button.click()
+    ex.review.undo_button.click()
     assert [r[:2] for r in session.log.rows()] == [[f"img{first}.png", "c"]]
     assert ex.labels.source[second] != "reviewed"
     # confirm keeps the class shown
     k = int(np.flatnonzero(ex.shown == second)[0]) if second in ex.shown else 0
     shown_label = int(ex.labels.label[ex.shown[k]])
     ex.picks[k].value = True
-    ex.confirm_button.click()
+    ex.review.confirm_button.click()
     assert session.log.rows()[-1][1] == "abc"[shown_label]
-    assert "Pick one or more" in (ex.give(0) or ex.status.value)
+    assert "Pick one or more" in (ex.review.give(0) or ex.review.status.value)
 
 
 def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
@@ -156,9 +156,9 @@ def test_relabel_uses_the_reviews_and_survives_a_new_explorer(tmp_path):
     for k in range(5):
         ex.picks[k].value = True
     picked = ex.picked()
-    ex.class_buttons[1].click()
-    ex.relabel_button.click()
-    assert "Relabelled with 5 review(s)" in ex.status.value
+    ex.review.class_buttons[1].click()
+    ex.review.relabel_button.click()
+    assert "Relabelled with 5 review(s)" in ex.review.status.value
     assert (ex.labels.label[picked] == 1).all() and (ex.labels.source[picked] == "reviewed").all()
     # a kernel restart: a new session reads reviews.csv and gives the same labels
     again, _ = _session_explorer(tmp_path)
@@ -189,33 +189,40 @@ def test_counts_by_binary_search_equal_a_pass_over_the_pile(threshold_on):
 
 def test_keys_review_the_picked_or_the_cursor_image(tmp_path):
     ex, session = _session_explorer(tmp_path)
-    assert [b.description for b in ex.class_buttons] == ["a · key 1", "b · key 2", "c · key 3"]
+    assert [b.description for b in ex.review.class_buttons] == [
+        "a · key 1",
+        "b · key 2",
+        "c · key 3",
+    ]
     first, second = int(ex.shown[0]), int(ex.shown[1])
-    assert ex.press("3") == "class"  # nothing picked: the cursor's image, then the next
+    assert ex.review.press("3") == "class"  # nothing picked: the cursor's image, then the next
     assert session.log.rows()[-1][:2] == [f"img{first}.png", "c"] and ex.cursor == 1
-    assert ex.press("ArrowLeft") == "move" and ex.cursor == 0
-    assert ex.press("ArrowRight") == "move" and ex.picks[1].layout.border
-    assert ex.press("c") == "confirm"  # the cursor's image keeps the class shown
+    assert ex.review.press("ArrowLeft") == "move" and ex.cursor == 0
+    assert ex.review.press("ArrowRight") == "move" and ex.picks[1].layout.border
+    assert ex.review.press("c") == "confirm"  # the cursor's image keeps the class shown
     assert session.log.rows()[-1][0] == f"img{second}.png"
-    assert ex.press("z") == "undo" and len(session.log.rows()) == 1
+    assert ex.review.press("z") == "undo" and len(session.log.rows()) == 1
     ex.picks[3].value = ex.picks[4].value = True  # picked images win over the cursor
     assert ex.picks[3].icon == "check-square" and ex.picks[5].icon == ""
-    ex.press("1")
+    ex.review.press("1")
     assert [r[1] for r in session.log.rows()[-2:]] == ["a", "a"]
-    assert ex.press("q") is None and ex.press("Shift") is None  # not review keys
-    assert ex.press("r") == "relabel" and "Relabelled with 3 review(s)" in ex.status.value
+    assert ex.review.press("q") is None and ex.review.press("Shift") is None  # not review keys
+    assert (
+        ex.review.press("r") == "relabel"
+        and "Relabelled with 3 review(s)" in ex.review.status.value
+    )
 
 
 def test_relabel_keeps_the_persons_threshold_until_asked(tmp_path):
     ex, _ = _session_explorer(tmp_path)
-    ex.relabel()
+    ex.review.relabel()
     assert not ex.chosen_threshold  # untouched: follows the calibration
     ex.slider.value = chosen = ex.slider.max / 2
     assert ex.chosen_threshold
-    ex.press("1")
-    ex.relabel()
-    assert ex.threshold == chosen and "stays at your" in ex.status.value
-    ex.calibrated_button.click()
+    ex.review.press("1")
+    ex.review.relabel()
+    assert ex.threshold == chosen and "stays at your" in ex.review.status.value
+    ex.review.calibrated_button.click()
     assert ex.threshold == pytest.approx(min(ex.calibration.threshold, ex.slider.max), abs=1e-3)
     assert not ex.chosen_threshold
 
@@ -232,11 +239,11 @@ def test_save_writes_what_is_shown_and_says_when_it_is_not(tmp_path):
         0.5,
         save=lambda labels, t: written.append((labels, t)) or tmp_path / "labels.csv",
     )
-    assert "unsaved" in ex.save_state.value and ex.save_button.button_style == "warning"
-    assert ex.save() == tmp_path / "labels.csv" and written == [(ex.labels, 0.5)]
-    assert "holds what is shown" in ex.save_state.value
+    assert "unsaved" in ex.saving.state.value and ex.saving.button.button_style == "warning"
+    assert ex.saving.save() == tmp_path / "labels.csv" and written == [(ex.labels, 0.5)]
+    assert "holds what is shown" in ex.saving.state.value
     ex.slider.value = 0.3
-    assert "unsaved" in ex.save_state.value
+    assert "unsaved" in ex.saving.state.value
 
 
 def test_counts_by_class_and_an_empty_gallery_say_what_is_going_on():
@@ -271,10 +278,10 @@ def test_thumbnails_come_from_the_originals_when_given():
 def test_the_gallery_refills_once_everything_shown_is_reviewed(tmp_path):
     ex, _ = _session_explorer(tmp_path)
     ex.max_gallery = 4
-    ex._refresh()
+    ex.redraw()
     first = [int(i) for i in ex.shown]
     for _ in range(3):
-        ex.press("1")
+        ex.review.press("1")
     assert [int(i) for i in ex.shown] == first  # still in view, marked
-    ex.press("1")
+    ex.review.press("1")
     assert not set(int(i) for i in ex.shown) & set(first) and len(ex.shown) == 4

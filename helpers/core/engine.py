@@ -3,13 +3,13 @@
 Reading, decoding, encoding, reconstructing an image and scoring it against every class
 example needs nothing but that image, the model and the examples' reconstructions: on
 ``ray`` it is two Ray Data maps, in actors. Notebook 01's reads and decodes the files
-(``helpers.data.read_on_ray.ReadFiles``; their pixels stream back into the run directory's memory-mapped
-``pile-images.npy``, a batch at a time); notebook 03's encodes the decoded images,
-reconstructs them and scores them against every class example (``helpers.labelling.scoring.ScoreImages``, which
-loads the model once per actor). Each file is decoded once. What
-needs every image at once (the neighbour graph, clusters, spreading, calibration, the
-threshold) works on the 10-number codes and the scores, on this machine, whichever
-engine made them.
+(``helpers.data.read_on_ray``; their pixels stream back into the run directory's
+memory-mapped ``pile-images.npy``, a batch at a time); notebook 03's encodes the decoded
+images, reconstructs them and scores them against every class example
+(``helpers.labelling.scoring.ScoreImages``, which loads the model once per actor). Each
+file is decoded once. What needs every image at once (the neighbour graph, clusters,
+spreading, calibration, the threshold) works on the 10-number codes and the scores, on
+this machine, whichever engine made them.
 
 The engine is chosen in one place (``engine_from``): an argument (the notebooks'
 ``ENGINE``, ``python -m helpers run --engine``), else ``$WORKBOOK_ENGINE``, else local.
@@ -47,8 +47,8 @@ class ActorPlan:
     def for_cluster(cpus: float) -> ActorPlan:
         """One actor per CPU, each reserving one (a single CPU: one actor reserving none).
 
-        The actors read their files themselves (``data.read_on_ray.ReadFiles``) or get their images from
-        the object store (``scoring.ScoreImages``), so no other task needs a CPU: the
+        The actors read their files themselves (``read_on_ray.ReadFiles``) or get their
+        images from the object store (``scoring.ScoreImages``), so no other task needs a CPU: the
         plan can take them all, and whatever the cluster loses on the way, the
         actors left still have every input they need.
         """

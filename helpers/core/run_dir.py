@@ -15,11 +15,25 @@ import numpy as np
 from helpers.core import config
 from helpers.core.files import atomic_write, write_text
 
+# What a run directory holds, by name (docs/labels-csv.md describes each for people).
+INPUTS = "inputs.json"  # the pile, examples and settings notebook 01 chose
+PILE_CACHE = "pile.npz"  # the listing, what was read and skipped, what it was made from
+PILE_IMAGES = "pile-images.npy"  # a folder's decoded images, memory-mapped when used
+SKIPPED = "skipped.csv"  # path,reason of every file that could not be read
+WEIGHTS = "autoencoder.weights.h5"
+WEIGHTS_INFO = "autoencoder.json"  # how the weights were made, and from what
+CODES = "codes.npz"
+CLUSTERS = "clusters.npz"
+SCORES = "scores.npz"  # SSIM of every reconstruction with every example's
+LABELS = "labels.csv"
+REVIEWS = "reviews.csv"
+REVIEW_SCORES = "review_scores.npz"  # SSIM with the reviewed images, kept between relabels
+EARLIER = "earlier"  # where another pile's results are set aside (RunDir.set_aside)
+
 # What each notebook leaves behind, in pipeline order; a new upstream artifact makes the
 # ones after it stale. Each also records what it was made from (``made_from``: a
 # fingerprint of its inputs and settings), so another pile or other settings never reuse it.
-EARLIER = "earlier"  # where another pile's results are set aside (RunDir.set_aside)
-PIPELINE = ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "scores.npz", "labels.csv")
+PIPELINE = (WEIGHTS, CODES, CLUSTERS, SCORES, LABELS)
 
 
 class RunDir:
@@ -44,6 +58,20 @@ class RunDir:
             return None
         saved = self.load_arrays(name)
         return saved if str(saved.get("made_from", "")) == made_from else None
+
+    def arrays_made_from(
+        self, name: str, made_from: str, make: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """The arrays in ``name`` if they were made from ``made_from``; else ``make()``'s,
+        saved into ``name`` with ``made_from``, and what was made from the old ones removed
+        (``invalidate_after``). Either way, what ``load_arrays`` would give."""
+        saved = self.load_fresh_arrays(name, made_from)
+        if saved is not None:
+            return saved
+        arrays = {**make(), "made_from": np.asarray(made_from)}
+        self.save_arrays(name, **arrays)
+        self.invalidate_after(name)
+        return arrays
 
     def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
         """Save arrays into ``name`` (.npz); pass ``made_from=`` to record what they came from."""

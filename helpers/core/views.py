@@ -1,8 +1,8 @@
 """Random views of an image: the same thing, seen a little differently.
 
 Training the codes of two views of one image to agree teaches the encoder what does not
-change what an image shows (``helpers.model.autoencoder``, ``Recipe.invariance``). Every change here is
-small and leaves most kinds of image what they were: a few degrees of rotation, a tenth of
+change what an image shows (``helpers.model.training``, ``Recipe.invariance``). Every change
+here is small and leaves most kinds of image what they were: a few degrees of rotation, a tenth of
 scale, two pixels of shift, some contrast and brightness, a small square hidden. Mirroring
 is off unless asked for: a mirrored shoe is a shoe, a mirrored letter is another letter.
 ``shift_and_mirror`` is the plainer augmentation of ``train(augment=True)``.

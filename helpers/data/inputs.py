@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from helpers.core.run_dir import fingerprint
-from helpers.data.folders import ImageFolder, ImageFormat, read_folder
+from helpers.data.folders import ImageFolder, read_folder
+from helpers.data.images import ImageFormat
 from helpers.data.pile_settings import AUTO, is_auto
 
 ENVIRONMENT = {

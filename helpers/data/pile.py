@@ -12,32 +12,25 @@ import numpy as np
 
 from helpers.core import config
 from helpers.core.engine import engine_from
-from helpers.core.run_dir import RunDir, fingerprint
+from helpers.core.run_dir import PILE_CACHE, PILE_IMAGES, SKIPPED, RunDir, fingerprint
 from helpers.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, subset
 from helpers.data.folders import (
     LOOKED_FOR,
     ImageFolder,
-    ImageFormat,
-    UnreadableImage,
     describe,
     folder_from_results,
     list_image_files,
     read_files,
-    read_image,
 )
+from helpers.data.images import ImageFormat, UnreadableImage, read_image
 from helpers.data.inputs import ExampleSet, Inputs, files_fingerprint, read_examples, read_truth
 from helpers.data.pile_settings import is_auto, look_at_pile
-
-SKIPPED = "skipped.csv"
-PILE_CACHE = "pile.npz"  # the listing, what was read and skipped, what it was made from
-PILE_IMAGES = "pile-images.npy"  # the decoded images, memory-mapped when used
-
 
 THUMBNAIL_SIZE = 96  # pixels per side of the explorer's thumbnails of a user's files
 
 
 @dataclass
-class Split:
+class Pile:
     """The images of one run, as uint8 (N, H, W, C): float32 only a batch at a time.
 
     Fashion-MNIST: the autoencoder trains on the training split, the test split is labelled,
@@ -88,7 +81,7 @@ class Split:
         return self.examples.images, self.examples.labels
 
 
-def load_split(
+def load_pile(
     profile: config.Profile,
     seed: int = 0,
     inputs: Inputs | None = None,
@@ -96,7 +89,7 @@ def load_split(
     engine: str | None = None,
     ray_address: str | None = None,
     quick: bool = False,
-) -> Split:
+) -> Pile:
     """The run's images: Fashion-MNIST (no data folder) or the user's folder, cut to the
     profile's size (a seeded subset in ``smoke``). A folder's decoded images are kept in the
     run directory (``pile.npz``) while its files stay the same; its files are read by the
@@ -109,7 +102,7 @@ def load_split(
         test_ids = np.arange(len(x_test))
         x_test, y_test, test_ids = subset(profile.n_test, x_test, y_test, test_ids, seed=seed + 1)
         made_from = fingerprint("Fashion-MNIST", profile.n_train, profile.n_test, seed)
-        return Split(
+        return Pile(
             x_train[..., None],
             y_train,
             x_test[..., None],
@@ -119,7 +112,7 @@ def load_split(
             inputs,
             made_from,
         )
-    return _load_pile(profile, seed, inputs, run, engine, ray_address, quick)
+    return _folder_pile(profile, seed, inputs, run, engine, ray_address, quick)
 
 
 def pile_files(
@@ -138,7 +131,7 @@ def pile_files(
     return root, files, others
 
 
-def _load_pile(
+def _folder_pile(
     profile: config.Profile,
     seed: int,
     inputs: Inputs,
@@ -146,7 +139,7 @@ def _load_pile(
     engine: str | None,
     ray_address: str | None,
     quick: bool = False,
-) -> Split:
+) -> Pile:
     root = Path(inputs.data).expanduser().resolve()
     chosen, as_listed = "", None
     if quick and not inputs.is_auto:
@@ -191,7 +184,7 @@ def _load_pile(
     if inputs.truth:
         truth, ignored = read_truth(inputs.truth, pile, examples.class_names)
         skipped += [(path, f"truth: {why}") for path, why in ignored]
-    return Split(
+    return Pile(
         pile.images,
         None,
         pile.images,
@@ -288,41 +281,39 @@ def _pile_as_listed(run: RunDir | None, listed: str, root: Path) -> tuple[ImageF
     return None if pile is None else (pile, str(cached["made_from"]))
 
 
-def describe_inputs(split: Split, show_skipped: int = 5) -> None:
+def describe_inputs(pile: Pile, show_skipped: int = 5) -> None:
     """Say what was found: images, their original formats and sizes, classes, skipped files."""
-    n_classes = len(split.class_names)
-    shape = "x".join(map(str, split.image_shape[:2])) + (
-        " colour" if split.image_shape[2] == 3 else " grey"
+    n_classes = len(pile.class_names)
+    shape = "x".join(map(str, pile.image_shape[:2])) + (
+        " colour" if pile.image_shape[2] == 3 else " grey"
     )
-    if split.examples is None:
+    if pile.examples is None:
         print(
-            f"Fashion-MNIST: {len(split.x_train):,} training images (classes known) and "
-            f"{len(split.x_test):,} images to label, {shape}, {n_classes} classes"
+            f"Fashion-MNIST: {len(pile.x_train):,} training images (classes known) and "
+            f"{len(pile.x_test):,} images to label, {shape}, {n_classes} classes"
         )
         return
-    print(f"{split.source}: {len(split.x_test):,} images read, now {shape} each")
+    print(f"{pile.source}: {len(pile.x_test):,} images read, now {shape} each")
     print(f"\n{'format':8s} {'mode':6s} {'images':>7s}  {'width':>11s}  {'height':>11s}")
-    for row in describe(split.info):
+    for row in describe(pile.info):
         print(
             f"{row['format']:8s} {row['mode']:6s} {row['images']:7d}  "
             f"{row['width']:>11s}  {row['height']:>11s}"
         )
-    counts = np.bincount(split.examples.labels, minlength=n_classes)
-    in_pile = int((split.examples.in_pile >= 0).sum())
+    counts = np.bincount(pile.examples.labels, minlength=n_classes)
+    in_pile = int((pile.examples.in_pile >= 0).sum())
     print(
         f"\n{n_classes} classes, examples: "
-        + ", ".join(
-            f"{name} {count}" for name, count in zip(split.class_names, counts, strict=True)
-        )
+        + ", ".join(f"{name} {count}" for name, count in zip(pile.class_names, counts, strict=True))
         + (f" ({in_pile} of them in the pile)" if in_pile else "")
     )
-    if split.y_test is not None:
-        print(f"truth known for {int((split.y_test >= 0).sum()):,} images")
-    if split.other_files:
-        others = ", ".join(f"{ext} {n}" for ext, n in sorted(split.other_files.items()))
+    if pile.y_test is not None:
+        print(f"truth known for {int((pile.y_test >= 0).sum()):,} images")
+    if pile.other_files:
+        others = ", ".join(f"{ext} {n}" for ext, n in sorted(pile.other_files.items()))
         print(f"other files left aside (not image extensions): {others}")
-    print(f"\n{len(split.skipped)} file(s) skipped" + (":" if split.skipped else ""))
-    for path, reason in split.skipped[:show_skipped]:
+    print(f"\n{len(pile.skipped)} file(s) skipped" + (":" if pile.skipped else ""))
+    for path, reason in pile.skipped[:show_skipped]:
         print(f"  {path}: {reason}")
-    if len(split.skipped) > show_skipped:
+    if len(pile.skipped) > show_skipped:
         print(f"  ... all of them in {SKIPPED} in the run directory")

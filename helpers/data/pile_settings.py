@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers.data.folders import not_a_regular_file
+from helpers.data.images import not_a_regular_file
 
 AUTO = "auto"
 TRAINING_BUDGET = 120_000_000  # pixel-passes a default training gets: see default_epochs

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from helpers.core import engine
-from helpers.data.folders import ImageFormat, UnreadableImage, not_a_regular_file, read_image
+from helpers.data.images import ImageFormat, UnreadableImage, not_a_regular_file, read_image
 
 
 class ReadFiles:

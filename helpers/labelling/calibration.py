@@ -22,13 +22,7 @@ from helpers.labelling.held_out import (
     poisson_held_out,
     spread_held_out,
 )
-from helpers.labelling.labels import (
-    DEFAULT_SETTINGS,
-    Labels,
-    LabelSettings,
-    assign_labels,
-    uses_poisson,
-)
+from helpers.labelling.labels import Labels, assign_labels, uses_poisson
 from helpers.labelling.precision import (
     HeldOut,
     PrecisionEstimate,
@@ -36,6 +30,7 @@ from helpers.labelling.precision import (
     threshold_from_held_out,
     wilson_interval,
 )
+from helpers.labelling.settings import DEFAULT_SETTINGS, LabelSettings
 from helpers.ssim import pairwise_ssim
 
 # Beyond this many images a held-out example is spread through a seeded sample of the

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.core.graph import knn_graph, nearest_in, poisson, spread
-from helpers.labelling.labels import LabelSettings, class_losses, spread_losses
+from helpers.labelling.labels import class_losses, spread_losses
 from helpers.labelling.poisson import blend_poisson, example_places, poisson_walk_steps
+from helpers.labelling.settings import LabelSettings
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.labelling.labels import TUTORIAL, class_losses, map_clusters_to_classes
+from helpers.labelling.labels import class_losses, map_clusters_to_classes
+from helpers.labelling.settings import TUTORIAL
 from helpers.ssim import ssim
 
 TUTORIAL_THRESHOLDS = (0.3, 0.8)

@@ -20,8 +20,8 @@ _FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def folded_decoder(decoder: keras.Model) -> keras.Model:
-    """The inference twin of ``decoder`` (``helpers.model.autoencoder.build_autoencoder``'s), made once
-    per decoder and its weights; a decoder of another architecture is returned as it is."""
+    """The inference twin of ``decoder`` (``build_autoencoder``'s), made once per decoder
+    and its weights; a decoder of another architecture is returned as it is."""
     try:
         names = {layer.name for layer in decoder.layers}
     except AttributeError:

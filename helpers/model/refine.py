@@ -19,7 +19,8 @@ from keras import layers, ops
 
 from helpers.core.views import DEFAULT_VIEWS, ViewSettings, random_views
 from helpers.data.fashion_mnist import to_float_images
-from helpers.model.autoencoder import EpochBatches, Recipe, _computing_in, set_seed
+from helpers.model.autoencoder import set_seed
+from helpers.model.training import EpochBatches, Recipe, _computing_in
 from helpers.ssim import DEFAULT_MAX_VAL, SSIMLoss
 
 

@@ -14,14 +14,8 @@ import numpy as np
 from helpers.core import config
 from helpers.core.files import write_text
 from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
-from helpers.model.autoencoder import (
-    TUTORIAL_RECIPE,
-    Recipe,
-    build_autoencoder,
-    reconstruct,
-    save_weights,
-    train,
-)
+from helpers.model.autoencoder import build_autoencoder, reconstruct, save_weights
+from helpers.model.training import TUTORIAL_RECIPE, Recipe, train
 from helpers.ssim import ssim
 
 
@@ -49,12 +43,12 @@ def train_fashion_mnist(
     history = train(
         autoencoder,
         x_train[..., None],
+        recipe,
         max_val=max_val,
         seed=seed,
         checkpoint=checkpoint,
         verbose=2,
         augment=augment,
-        **asdict(recipe),
     )
     seconds = time.time() - start
     save_weights(autoencoder, out)

@@ -3,30 +3,25 @@ SSIM loss, as the labels say) and a class picker that update, without recomputin
 heavy, the count accepted, the estimated precision (with what it rests on), the precision
 and coverage (when truth is known) and a gallery.
 
-With a ``LabelSession`` it is also where a person reviews: pick images in the gallery (the
-button under each), then press a class to give them that class, or *confirm* to keep the
-class shown. Every review goes to ``reviews.csv`` at once; *undo* takes back the last one;
-*relabel* turns the reviews into examples and recalibrates the threshold. Every control is
-a button, so the keyboard works too: Tab to move, Space or Enter to press.
+With a ``LabelSession`` it is also where a person reviews: the review bar
+(``helpers.notebook.review_bar``) sits above the gallery and acts on the images picked in it.
 """
 
 from __future__ import annotations
 
 import html
-import io
-import time
 from collections.abc import Sequence
 
 import ipywidgets as w
 import numpy as np
 
-from helpers.labelling.labels import Known, Labels
+from helpers.labelling.labels import Labels
+from helpers.labelling.ranking import ALL, DoubtRanking
+from helpers.notebook.review_bar import ReviewBar
+from helpers.notebook.save_bar import SaveBar
+from helpers.notebook.thumbnails import Thumbnails
 from helpers.run.session import review_queue
 
-ALL = -1
-# review keys: a class key per class, in order; the letters c, r, z are the actions'
-CLASS_KEYS = "1234567890abdefghijklmnopqstuvwxy"
-ACTION_KEYS = {"c": "confirm", "z": "undo", "Backspace": "undo", "r": "relabel"}
 ORDERS = ("nearest the threshold", "least certain")
 QUEUE_LENGTH = 1_000  # images of the review queue made at a time
 # the slider's label and the summary's words, by what the threshold applies to
@@ -37,21 +32,6 @@ _SCORE_NAMES = {
 }
 
 
-def thumbnail_png(image: np.ndarray, scale: int = 2) -> bytes:
-    """One image (H, W, C), uint8 or float in [0, 1], as a PNG, ``scale`` times larger."""
-    from PIL import Image
-
-    pixels = np.asarray(image)
-    if pixels.dtype != np.uint8:
-        pixels = np.clip(pixels * 255 + 0.5, 0, 255).astype(np.uint8)
-    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-    img = Image.fromarray(pixels)
-    img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
 def _show_picked(change) -> None:
     """A picked tile shows a check mark: picked and unpicked look different at a glance."""
     change.owner.icon = "check-square" if change.new else ""
@@ -60,37 +40,6 @@ def _show_picked(change) -> None:
 def _slider_top(labels: Labels) -> float:
     """The slider's right end: the largest score, rounded up to a hundredth."""
     return float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
-
-
-class _Ranked:
-    """One scope's images (all, or one class) sorted once by doubt, with running counts of
-    wrong labels, so what a threshold accepts is a binary search rather than a pass over the
-    pile: a slider move costs the same at a million images as at a thousand."""
-
-    def __init__(self, labels: Labels, scope: int, true_labels: np.ndarray | None):
-        in_scope = np.ones(len(labels), bool) if scope == ALL else labels.label == scope
-        given = labels.known >= 0 if labels.known is not None else np.zeros(len(labels), bool)
-        self.size = int(in_scope.sum())
-        self.known = np.flatnonzero(in_scope & given)  # a person's class: always accepted
-        open_ = np.flatnonzero(in_scope & ~given)
-        doubt = np.asarray(labels.doubt[open_], np.float64)
-        rank = np.argsort(doubt, kind="stable")
-        self.order, self.doubt = open_[rank], doubt[rank]
-        self.by_margin = labels.threshold_on != "loss"  # margin or confidence: larger is surer
-        if true_labels is not None:
-            has_truth = true_labels >= 0
-            wrong = has_truth & (labels.label != true_labels)
-            self.wrong = np.concatenate([[0], np.cumsum(wrong[self.order])])
-            self.with_truth = np.concatenate([[0], np.cumsum(has_truth[self.order])])
-            self.known_wrong = int(wrong[self.known].sum())
-            self.known_with_truth = int(has_truth[self.known].sum())
-
-    def n_open(self, threshold: float) -> int:
-        """How many of the open images ``threshold`` accepts (the first ones of ``order``),
-        exactly as ``Labels.accepted``: score >= t, or loss < t."""
-        if self.by_margin:
-            return int(np.searchsorted(self.doubt, -threshold, side="right"))
-        return int(np.searchsorted(self.doubt, threshold, side="left"))
 
 
 class ThresholdExplorer:
@@ -113,20 +62,15 @@ class ThresholdExplorer:
     ):
         self._audit: set[int] = set()  # images shown as audit picks
         self.image_ids = image_ids if image_ids is not None else getattr(session, "image_ids", None)
-        self.save_labels = save  # (labels, threshold) -> path written: labels.csv
-        self.originals = originals  # i -> image i from its file, larger (thumbnails)
         self.cursor = 0  # the gallery tile the keys act on when none is picked
         self._moving = False  # the slider is being moved by the explorer, not the person
         self.chosen_threshold = False  # whether the person moved the slider
         self.labels = labels  # (a property: a new Labels drops what was sorted for the old)
-        self.images = images  # uint8 or float; only the images shown are made into PNGs
-        self._thumbnails: dict[int, bytes] = {}
+        self.thumbnails = Thumbnails(images, originals)  # made only for the images shown
         self.class_names = list(class_names)
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
-        self.session = session
         self.calibration = calibration  # what the summary's precision estimate comes from
         self.max_gallery = max_gallery
-        self.history: list[tuple[object, Labels]] = []  # (review, labels before it)
         top = _slider_top(labels)
         self.slider = w.FloatSlider(
             value=min(max(float(threshold), 0.0), top),
@@ -186,22 +130,24 @@ class ThresholdExplorer:
         )
         self.gallery.add_class("threshold-gallery")
         for control in (self.slider, self.picker, self.order):
-            control.observe(self._refresh, names="value")
+            control.observe(self.redraw, names="value")
         self.slider.observe(self._person_moved, names="value")
         rows = [w.HBox([self.slider, self.picker, self.order]), self.summary, self.by_class]
-        if save is not None:
-            rows.append(self._save_bar())
+        self.saving = None if save is None else SaveBar(self, save)
+        if self.saving is not None:
+            rows.append(self.saving.widget)
         reviewing = [self.legend, self.empty, self.gallery]
-        if session is not None:
-            reviewing.insert(0, self._review_bar())
+        self.review = None if session is None else ReviewBar(self, session)
+        if self.review is not None:
+            reviewing.insert(0, self.review.widget)
         self.review_area = w.VBox(reviewing)
         self.review_area.add_class("review-area")
-        if session is not None:
-            self._listen_to_keys()
+        if self.review is not None:
+            self.review.listen_to_keys(self.review_area)
         self.widget = w.VBox(rows + [self.review_area])
         self.stats: dict = {}
         self.shown = np.array([], np.int64)
-        self._refresh()
+        self.redraw()
 
     # -- what is shown -------------------------------------------------------------------
 
@@ -212,16 +158,16 @@ class ThresholdExplorer:
     @labels.setter
     def labels(self, labels: Labels) -> None:
         self._labels = labels
-        self._ranked: dict[int, _Ranked] = {}
+        self._ranked: dict[int, DoubtRanking] = {}
         self._queue: np.ndarray | None = None
-        self._n_reviewed = (
+        self.n_reviewed = (
             None if labels.source is None else int(np.sum(labels.source == "reviewed"))
         )
 
-    def _ranking(self) -> _Ranked:
+    def _ranking(self) -> DoubtRanking:
         scope = self.picker.value
         if scope not in self._ranked:
-            self._ranked[scope] = _Ranked(self.labels, scope, self.true_labels)
+            self._ranked[scope] = DoubtRanking(self.labels, scope, self.true_labels)
         return self._ranked[scope]
 
     @property
@@ -250,7 +196,7 @@ class ThresholdExplorer:
             idx = idx[self.labels.label[idx] == self.picker.value]
         return idx[: self.max_gallery]
 
-    def _refresh(self, _change=None, keep_gallery: bool = False) -> None:
+    def redraw(self, _change=None, keep_gallery: bool = False) -> None:
         """Redraw the summary and the gallery (``keep_gallery``: the same images, so the
         ones just reviewed stay in view, marked)."""
         ranked = self._ranking()
@@ -283,8 +229,8 @@ class ThresholdExplorer:
                     + (f" of {n_known} with a known class" if n_known < accepted else "")
                     + ", wrong ones marked in red)"
                 )
-        if self._n_reviewed:
-            text += f" &middot; {self._n_reviewed} reviewed"
+        if self.n_reviewed:
+            text += f" &middot; {self.n_reviewed} reviewed"
         self.stats = stats
         self.summary.value = text
         self.by_class.value = self._per_class_counts(ranked, n_open)
@@ -293,9 +239,10 @@ class ThresholdExplorer:
             self.cursor = 0
         self._draw_gallery()
         self.empty.value = "" if len(self.shown) else self._why_empty(ranked, n_open)
-        self._mark_unsaved()
+        if self.saving is not None:
+            self.saving.mark()
 
-    def _per_class_counts(self, ranked: _Ranked, n_open: int) -> str:
+    def _per_class_counts(self, ranked: DoubtRanking, n_open: int) -> str:
         """How many each class has accepted: lopsided labels show at a glance."""
         if self.picker.value != ALL:
             return ""
@@ -310,7 +257,7 @@ class ThresholdExplorer:
             text += f" (none yet for {none} class(es): review some of theirs)"
         return f"<small>{text}</small>"
 
-    def _why_empty(self, ranked: _Ranked, n_open: int) -> str:
+    def _why_empty(self, ranked: DoubtRanking, n_open: int) -> str:
         scope = "" if self.picker.value == ALL else f" of {self.class_names[self.picker.value]}"
         if self.order.value == "nearest the threshold":
             if ranked.size == 0:
@@ -325,16 +272,6 @@ class ThresholdExplorer:
     def _is_reviewed(self, i: int) -> bool:
         return self.labels.source is not None and self.labels.source[i] == "reviewed"
 
-    def _thumbnail(self, i: int) -> bytes:
-        if i not in self._thumbnails:
-            if len(self._thumbnails) >= 4096:
-                self._thumbnails.clear()
-            if self.originals is not None:
-                self._thumbnails[i] = thumbnail_png(self.originals(i), scale=1)
-            else:
-                self._thumbnails[i] = thumbnail_png(self.images[i])
-        return self._thumbnails[i]
-
     def _draw_gallery(self) -> None:
         for k, (cell, thumb, pick) in enumerate(
             zip(self.cells, self.thumbs, self.picks, strict=True)
@@ -345,7 +282,7 @@ class ThresholdExplorer:
                 continue
             i = int(self.shown[k])
             cell.layout.display = "flex"
-            thumb.value = self._thumbnail(i)
+            thumb.value = self.thumbnails.png(i)
             name = self.class_names[int(self.labels.label[i])][:11]
             truth = None if self.true_labels is None else int(self.true_labels[i])
             wrong = truth is not None and truth >= 0 and truth != int(self.labels.label[i])
@@ -370,63 +307,7 @@ class ThresholdExplorer:
             pick.value = False
         self._draw_cursor()
 
-    # -- reviewing ---------------------------------------------------------------------
-
-    def _review_bar(self) -> w.Widget:
-        self.class_buttons = []
-        for c, name in enumerate(self.class_names):
-            key = f" · key {CLASS_KEYS[c]}" if c < len(CLASS_KEYS) else ""
-            button = w.Button(
-                description=f"{name}{key}",
-                tooltip=f"give the picked images the class {name}",
-                layout=w.Layout(width="auto"),
-            )
-            button.on_click(lambda _b, c=c: self.give(c))
-            button.add_class("review-class")
-            self.class_buttons.append(button)
-        self.confirm_button = w.Button(
-            description="✓ confirm",
-            button_style="success",
-            tooltip="keep the class shown under each picked image",
-        )
-        self.undo_button = w.Button(description="↶ undo", tooltip="take back the last review")
-        self.relabel_button = w.Button(
-            description="⟳ relabel",
-            button_style="primary",
-            tooltip="use the reviews as examples and recalibrate",
-        )
-        self.calibrated_button = w.Button(
-            description="calibrated threshold",
-            tooltip="move the slider to the threshold the latest calibration chose",
-            layout=w.Layout(width="auto"),
-        )
-        self.confirm_button.on_click(lambda _b: self.confirm())
-        self.undo_button.on_click(lambda _b: self.undo())
-        self.relabel_button.on_click(lambda _b: self.relabel())
-        self.calibrated_button.on_click(lambda _b: self.use_calibrated_threshold())
-        for name, button in (
-            ("confirm", self.confirm_button),
-            ("undo", self.undo_button),
-            ("relabel", self.relabel_button),
-            ("calibrated", self.calibrated_button),
-        ):
-            button.add_class(f"review-{name}")
-        self.status = w.HTML(
-            "Pick images below, then give them a class or confirm the one shown. Keys, with "
-            "the mouse over this part: a class's key, ← → to move, c confirm, z undo, "
-            "r relabel."
-        )
-        self.status.add_class("review-status")
-        actions = w.HBox(
-            [self.confirm_button, self.undo_button, self.relabel_button, self.calibrated_button]
-        )
-        return w.VBox(
-            [
-                w.HBox(self.class_buttons, layout=w.Layout(flex_flow="row wrap")),
-                actions,
-                self.status,
-            ]
-        )
+    # -- what the review bar acts on ----------------------------------------------------
 
     def picked(self) -> np.ndarray:
         """The gallery images whose button is pressed."""
@@ -438,57 +319,6 @@ class ThresholdExplorer:
             ],
             np.int64,
         )
-
-    def give(self, class_index: int, images: Sequence[int] | None = None) -> int:
-        """Give ``images`` (default: the picked ones) the class; written to reviews.csv."""
-        images = self.picked() if images is None else np.asarray(images, np.int64)
-        for i in images:
-            self._review(int(i), int(class_index))
-        self._after_reviews(len(images), f"given {self.class_names[class_index]}")
-        return len(images)
-
-    def confirm(self, images: Sequence[int] | None = None) -> int:
-        """Keep the class shown for ``images`` (default: the picked ones)."""
-        images = self.picked() if images is None else np.asarray(images, np.int64)
-        for i in images:
-            self._review(int(i), int(self.labels.label[i]))
-        self._after_reviews(len(images), "confirmed")
-        return len(images)
-
-    def undo(self) -> bool:
-        """Take back the last review made here (from reviews.csv and the labels shown)."""
-        if not self.history:
-            self.status.value = "Nothing to undo."
-            return False
-        review, before = self.history.pop()
-        self.session.log.undo(review)
-        self.labels = before
-        self.status.value = f"Took back: image {review.image} as {review.label}."
-        self._refresh(keep_gallery=True)
-        return True
-
-    def relabel(self) -> None:
-        """Score the pile against the reviews too, re-spread, recalibrate, redraw."""
-        start = time.perf_counter()
-        self.status.value = "Relabelling..."
-        self.labels, calibration = self.session.relabel()
-        self.calibration = calibration
-        self.history.clear()  # the reviews now stand in the labels themselves
-        self.slider.max = max(_slider_top(self.labels), self.slider.max)
-        n = self._n_reviewed or 0
-        self.status.value = (
-            f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; {calibration}"
-        )
-        if (
-            self.chosen_threshold
-        ):  # the person's threshold stays; the calibrated one is a press away
-            self.status.value += (
-                f". The slider stays at your {self.threshold:.4f}: press *calibrated threshold* "
-                f"for {calibration.threshold:.4f}."
-            )
-            self._refresh()
-        else:
-            self.use_calibrated_threshold()
 
     def use_calibrated_threshold(self) -> None:
         """Move the slider to the latest calibration's threshold (the person's choice ends)."""
@@ -503,111 +333,42 @@ class ThresholdExplorer:
             finally:
                 self._moving = False
         else:
-            self._refresh()
+            self.redraw()
 
     def _person_moved(self, _change) -> None:
         if not self._moving:
             self.chosen_threshold = True
 
-    # -- keys ----------------------------------------------------------------------------
-
-    def _listen_to_keys(self) -> None:
-        """Key presses over the review area (ipyevents), where installed."""
-        try:
-            from ipyevents import Event
-        except ImportError:  # the buttons still do everything
-            return
-        self._keys = Event(
-            source=self.review_area, watched_events=["keydown"], prevent_default_action=True
-        )
-        self._keys.on_dom_event(lambda event: self.press(event.get("key", "")))
-
-    def press(self, key: str) -> str | None:
-        """What a key does in the review area (``KEYS``); returns the action, or None."""
-        n_shown = len(self.shown)
-        if key in ("ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"):
-            step = 1 if key in ("ArrowRight", "ArrowDown") else -1
-            self.cursor = int(np.clip(self.cursor + step, 0, max(0, n_shown - 1)))
-            self._draw_cursor()
-            return "move"
-        if key in ACTION_KEYS:
-            action = ACTION_KEYS[key]
-            if action == "relabel":
-                self.relabel()
-            elif action == "undo":
-                self.undo()
-            else:
-                self.confirm(self._keyed_images())
-            return action
-        c = CLASS_KEYS.find(key.lower()) if len(key) == 1 else -1
-        if 0 <= c < len(self.class_names):
-            images = self._keyed_images()
-            self.give(c, images)
-            self.cursor = min(self.cursor + 1, max(0, n_shown - 1))
-            self._draw_cursor()
-            return "class"
-        return None
-
-    def _keyed_images(self) -> np.ndarray:
+    def keyed_images(self) -> np.ndarray:
         """The picked images, else the one under the cursor."""
         picked = self.picked()
         if len(picked) or not len(self.shown):
             return picked
         return np.asarray([int(self.shown[self.cursor])], np.int64)
 
+    def move_cursor(self, step: int, n_shown: int) -> None:
+        """Move the tile the keys act on by ``step``, within the first ``n_shown``."""
+        self.cursor = int(np.clip(self.cursor + step, 0, max(0, n_shown - 1)))
+        self._draw_cursor()
+
+    def is_audit_pick(self, i: int) -> bool:
+        """Whether image ``i`` was shown as an audit pick (drawn at random)."""
+        return i in self._audit
+
+    def all_shown_reviewed(self) -> bool:
+        """Whether every image in the gallery has been reviewed (time for the next ones)."""
+        return bool(len(self.shown)) and all(self._is_reviewed(int(i)) for i in self.shown)
+
+    def show_labels(self, labels: Labels, calibration) -> None:
+        """Labels made again (a relabel) and their calibration; redrawn by the caller."""
+        self.labels = labels
+        self.calibration = calibration
+        self.slider.max = max(_slider_top(labels), self.slider.max)
+
     def _draw_cursor(self) -> None:
         """The blue frame on the tile the keys act on."""
         for k, pick in enumerate(self.picks):
             pick.layout.border = "2px solid #1976d2" if k == self.cursor else ""
-
-    # -- saving --------------------------------------------------------------------------
-
-    def _save_bar(self) -> w.Widget:
-        self.save_button = w.Button(
-            description="save labels.csv", tooltip="write what is shown here into labels.csv"
-        )
-        self.save_button.add_class("labels-save")
-        self.save_button.on_click(lambda _b: self.save())
-        self.save_state = w.HTML()
-        self.save_state.add_class("labels-save-state")
-        return w.HBox([self.save_button, self.save_state])
-
-    def save(self):
-        """Write the labels shown, at the threshold shown, into labels.csv (atomically)."""
-        path = self.save_labels(self.labels, self.threshold)
-        self._saved = (id(self.labels), self.threshold)
-        self._mark_unsaved()
-        return path
-
-    def _mark_unsaved(self) -> None:
-        if self.save_labels is None:
-            return
-        saved = getattr(self, "_saved", None) == (id(self.labels), self.threshold)
-        self.save_button.button_style = "" if saved else "warning"
-        self.save_state.value = (
-            "labels.csv holds what is shown"
-            if saved
-            else "<b>unsaved</b>: labels.csv does not hold these labels and this threshold yet"
-        )
-
-    def _review(self, image: int, class_index: int) -> None:
-        review = self.session.log.append(
-            str(self.session.image_ids[image]),
-            self.class_names[class_index],
-            audit=image in self._audit,
-        )
-        before = self.labels
-        self.labels = self.labels.with_known(Known.of([image], [class_index], "reviewed"))
-        self.history.append((review, before))
-
-    def _after_reviews(self, n: int, what: str) -> None:
-        self.status.value = (
-            f"{n} image(s) {what}; saved in reviews.csv. Press relabel to use them."
-            if n
-            else "Pick one or more images first (the button under each)."
-        )
-        done = len(self.shown) and all(self._is_reviewed(int(i)) for i in self.shown)
-        self._refresh(keep_gallery=not done)  # every image shown reviewed: the next ones
 
     def _ipython_display_(self):
         from IPython.display import display

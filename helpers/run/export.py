@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
-from helpers.core.run_dir import RunDir
+from helpers.core.run_dir import INPUTS, LABELS, REVIEWS, RunDir
 
 UNSURE = "_unsure"
 
@@ -30,9 +30,9 @@ def sort_into_folders(
     if how not in ("copy", "link"):
         raise ValueError(f"how must be 'copy' or 'link', not {how!r}")
     run = RunDir(run_dir)
-    if not (run.has("labels.csv") and run.has("inputs.json")):
+    if not (run.has(LABELS) and run.has(INPUTS)):
         raise FileNotFoundError(f"{run.path}: no labels.csv yet; run the workbook first")
-    data = run.load_json("inputs.json").get("data")
+    data = run.load_json(INPUTS).get("data")
     if not data:
         raise ValueError(
             f"{run.path}: labels Fashion-MNIST (arrays, not files); export sorts a folder of images"
@@ -40,19 +40,19 @@ def sort_into_folders(
     source, target = Path(data).expanduser().resolve(), Path(to).expanduser().resolve()
     if target == source or source in target.parents:
         raise ValueError(f"{target}: inside the data folder {source}; choose a folder outside it")
-    reviews = run / "reviews.csv"
-    if reviews.is_file() and reviews.stat().st_mtime > (run / "labels.csv").stat().st_mtime:
+    reviews = run / REVIEWS
+    if reviews.is_file() and reviews.stat().st_mtime > (run / LABELS).stat().st_mtime:
         raise ValueError(
-            f"{run / 'labels.csv'} is older than {reviews}: it does not hold the latest "
+            f"{run / LABELS} is older than {reviews}: it does not hold the latest "
             "reviews; save the labels (the explorer's save, or notebook 05's last cell) first"
         )
-    with open(run / "labels.csv", newline="", encoding="utf-8") as fh:
+    with open(run / LABELS, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     outside = [row["image"] for row in rows if not _stays_inside(row["image"])]
     if outside:
         listed = "".join(f"\n  {path!r}" for path in outside[:10])
         raise ValueError(
-            f"{run / 'labels.csv'}: {len(outside)} row(s) name a path outside the data folder "
+            f"{run / LABELS}: {len(outside)} row(s) name a path outside the data folder "
             f"(absolute, or with '..'); nothing was exported:{listed}"
         )
     placed, refused, missing = 0, [], []

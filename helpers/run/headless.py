@@ -16,7 +16,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import run_sync
 
 from helpers.core import config
-from helpers.core.run_dir import RunDir
+from helpers.core.run_dir import LABELS, RunDir
 from helpers.data.inputs import ENVIRONMENT
 
 NOTEBOOKS = (
@@ -66,7 +66,7 @@ def run_workbook(
         execute_notebook(notebooks_dir() / f"{name}.ipynb", run, timeout)
         if not quiet:
             print(f"{name}: {time.time() - t0:.0f} s")
-    labels = run.path / "labels.csv"
+    labels = run / LABELS
     if not quiet:
         print(f"done in {time.time() - start:.0f} s ({profile} profile)")
         print(f"executed notebooks and HTML: {out_dir}")

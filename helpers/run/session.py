@@ -15,17 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.core.run_dir import RunDir, fingerprint
+from helpers.core.run_dir import REVIEW_SCORES, REVIEWS, RunDir, fingerprint
 from helpers.labelling.calibration import Calibration, calibrate_threshold
 from helpers.labelling.held_out import PileScores
-from helpers.labelling.labels import Known, Labels, LabelSettings, label_images, uses_poisson
+from helpers.labelling.labels import Known, Labels, label_images, uses_poisson
 from helpers.labelling.poisson import poisson_walk_steps
 from helpers.labelling.precision import HeldOut
 from helpers.labelling.scoring import Reconstructions
+from helpers.labelling.settings import LabelSettings
 from helpers.run.reviews import ReviewLog
-
-REVIEWS = "reviews.csv"
-REVIEW_SCORES = "review_scores.npz"
 
 
 @dataclass

@@ -3,44 +3,39 @@ in the run directory and recomputes it when missing, so any notebook runs on its
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from helpers.core import config
 from helpers.core.engine import engine_from
-from helpers.core.run_dir import RunDir, fingerprint
+from helpers.core.run_dir import (
+    CLUSTERS,
+    CODES,
+    INPUTS,
+    LABELS,
+    SCORES,
+    SKIPPED,
+    WEIGHTS_INFO,
+    RunDir,
+    fingerprint,
+)
 from helpers.data.fashion_mnist import check_examples_cover_classes, choose_examples
 from helpers.data.inputs import resolve_inputs
-from helpers.data.pile import SKIPPED, Split, load_split
-from helpers.data.pile_settings import default_epochs
+from helpers.data.pile import Pile, load_pile
 from helpers.labelling.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
-from helpers.labelling.labels import (
-    POISSON_UP_TO,
-    Known,
-    LabelSettings,
-    uses_poisson,
-)
+from helpers.labelling.labels import POISSON_UP_TO, Known, uses_poisson
 from helpers.labelling.scoring import Reconstructions, score_images_on_ray
+from helpers.labelling.settings import LabelSettings
 from helpers.model.autoencoder import (
-    FAST_RECIPE,
-    build_autoencoder,
     decode,
     encode,
-    load_weights,
-    save_weights,
-    shipped_weights_path,
-    train,
 )
 from helpers.run.labels_csv import label_rows
 from helpers.run.session import LabelSession
+from helpers.run.weights import get_autoencoder
 from helpers.ssim import DEFAULT_MAX_VAL
-
-WEIGHTS = "autoencoder.weights.h5"
-WEIGHTS_INFO = "autoencoder.json"
-INPUTS = "inputs.json"
-TRAINING_SAMPLE = 100_000  # a larger pile trains on a seeded sample of this many images
 
 
 def setup(
@@ -51,7 +46,7 @@ def setup(
     engine: str | None = None,
     ray_address: str | None = None,
     **inputs,
-) -> tuple[config.Profile, RunDir, Split]:
+) -> tuple[config.Profile, RunDir, Pile]:
     """What every notebook starts from: its profile, run directory and images; says which.
 
     ``inputs`` are ``data``, ``examples``, ``truth``, ``image_size``, ``color``, ``fit``
@@ -68,19 +63,19 @@ def setup(
     chosen = resolve_inputs(recorded, **inputs)
     if not follow_run and run.has(INPUTS):
         _keep_another_piles_results(run, chosen)
-    split = load_split(profile_settings, seed, chosen, run, engine, ray_address, follow_run)
-    run.save_json(INPUTS, asdict(split.inputs))  # 'auto' as it was chosen for this pile
-    rows = [{"path": path, "reason": reason} for path, reason in split.skipped]
+    pile = load_pile(profile_settings, seed, chosen, run, engine, ray_address, follow_run)
+    run.save_json(INPUTS, asdict(pile.inputs))  # 'auto' as it was chosen for this pile
+    rows = [{"path": path, "reason": reason} for path, reason in pile.skipped]
     run.save_csv(SKIPPED, rows, ["path", "reason"])
     print(
-        f"profile {profile_settings.name}: {split.source}: {len(split.x_train)} training "
-        f"images, {len(split.x_test)} images to label"
-        + (f", {len(split.skipped)} file(s) skipped (see {SKIPPED})" if split.skipped else "")
+        f"profile {profile_settings.name}: {pile.source}: {len(pile.x_train)} training "
+        f"images, {len(pile.x_test)} images to label"
+        + (f", {len(pile.skipped)} file(s) skipped (see {SKIPPED})" if pile.skipped else "")
         + f"; results in {run.path}"
     )
-    if split.chosen_from_pile:
-        print(split.chosen_from_pile)
-    return profile_settings, run, split
+    if pile.chosen_from_pile:
+        print(pile.chosen_from_pile)
+    return profile_settings, run, pile
 
 
 def _keep_another_piles_results(run: RunDir, chosen) -> None:
@@ -97,84 +92,10 @@ def _keep_another_piles_results(run: RunDir, chosen) -> None:
         )
 
 
-def get_autoencoder(
-    run: RunDir,
-    profile: config.Profile,
-    split: Split,
-    train_new: bool | None = None,
-    seed: int = 0,
-    max_val: float = DEFAULT_MAX_VAL,
-    epochs: int | None = None,
-    verbose="auto",
-):
-    """The autoencoder, its encoder and decoder for this run, and where they came from.
-
-    ``train_new=None`` (auto): reuse the run's weights if they were made from these images
-    and settings; else, for Fashion-MNIST in the ``full`` profile, the shipped weights;
-    else train (what notebooks after 02 do when run alone; ``verbose=0`` hides the progress
-    bar). ``True`` always trains (resuming an interrupted run from its checkpoint);
-    ``False`` never does. ``epochs`` None: the profile's for Fashion-MNIST, one in
-    ``smoke``, else ``default_epochs`` for the pile's size.
-    """
-    n_train = min(len(split.x_train), TRAINING_SAMPLE)
-    if epochs is None:
-        fashion_or_smoke = split.inputs.data is None or profile.name == "smoke"
-        epochs = profile.epochs if fashion_or_smoke else default_epochs(n_train, split.image_shape)
-    recipe = replace(
-        FAST_RECIPE,
-        epochs=epochs,
-        batch_size=profile.batch_size,
-        precision=FAST_RECIPE.resolved_precision(),
-    )
-    made_from = fingerprint(split.made_from, split.image_shape, recipe, seed, max_val, n_train)
-    made = run.load_json(WEIGHTS_INFO) if run.has(WEIGHTS_INFO) else {}
-    if train_new is not True and run.has(WEIGHTS) and made.get("made_from") == made_from:
-        ae, enc, dec = load_weights(run / WEIGHTS, split.image_shape)
-        return ae, enc, dec, {**made, "source": f"reused {run / WEIGHTS} ({made['source']})"}
-    shipped = shipped_weights_path()
-    fashion_full = split.inputs.data is None and profile.name == "full"
-    if train_new is not True and fashion_full and shipped.is_file():
-        ae, enc, dec = load_weights(shipped)
-        save_weights(ae, run / WEIGHTS)
-        made = {"source": f"shipped weights {shipped.name}", "history": {}}
-    elif train_new is False:
-        raise FileNotFoundError(f"{run / WEIGHTS}: no weights for these images and training is off")
-    else:
-        ae, enc, dec = build_autoencoder(split.image_shape, seed=seed)
-        checkpoint = run / f"checkpoint-{made_from}.keras"
-        history = train(
-            ae,
-            split.x_train,
-            n_images=n_train,
-            seed=seed,
-            max_val=max_val,
-            verbose=verbose,
-            checkpoint=checkpoint,
-            **asdict(recipe),
-        )
-        save_weights(ae, run / WEIGHTS)
-        for path in (checkpoint, checkpoint.with_suffix(".json")):
-            path.unlink(missing_ok=True)
-        made = {
-            "history": history,
-            "source": f"trained {epochs} epoch(s) ({recipe.schedule} rate, {recipe.precision}) "
-            f"on {n_train} images"
-            + (
-                f" (a seeded sample of {len(split.x_train)})"
-                if n_train < len(split.x_train)
-                else ""
-            ),
-        }
-    made = {**made, "profile": profile.name, "made_from": made_from}
-    run.save_json(WEIGHTS_INFO, made)
-    run.invalidate_after(WEIGHTS)
-    return ae, enc, dec, made
-
-
 def get_codes(
     run: RunDir,
     encoder,
-    split: Split,
+    pile: Pile,
     engine: str | None = None,
     *,
     decoder=None,
@@ -189,33 +110,33 @@ def get_codes(
     class example too (``scores.npz``, as notebook 05 makes it with the default
     ``max_val``), so notebook 05 has nothing per image left to do.
     """
-    made_from = _codes_made_from(run, split)
-    saved = run.load_fresh_arrays("codes.npz", made_from)
-    on_ray = engine_from(engine) == "ray" and split.inputs.data is not None
-    if on_ray and decoder is not None:  # codes and scores together, or both again
-        examples = get_examples(split, encoder, decoder, per_class=1, seed=seed)
-        scores_made_from = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
-        if not run.load_fresh_arrays("scores.npz", scores_made_from):
-            saved = None
-    if saved is not None:  # whichever engine made them
-        return saved
-    if on_ray and decoder is None:
+    made_from = _codes_made_from(run, pile)
+    if engine_from(engine) != "ray" or pile.inputs.data is None:
+        return run.arrays_made_from(CODES, made_from, lambda: _encode_here(encoder, pile, engine))
+    examples = None if decoder is None else get_examples(pile, encoder, decoder, 1, seed)
+    codes = run.load_fresh_arrays(CODES, made_from)
+    if codes is not None and (
+        examples is None  # codes alone were asked for
+        or run.load_fresh_arrays(SCORES, _scores_made_from(run, examples, DEFAULT_MAX_VAL))
+    ):
+        return codes
+    if examples is None:
         raise ValueError("the ray engine scores the reconstructions too: pass decoder=")
-    if on_ray:
-        codes, similarity = score_images_on_ray(
-            split.x_test, encoder, decoder, examples.reconstructions, DEFAULT_MAX_VAL, ray_address
-        )
-    else:
-        if engine_from(engine) == "ray":
-            print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
-        codes = encode(encoder, split.x_test)
-    run.save_arrays("codes.npz", codes=codes, made_from=np.asarray(made_from))
-    run.invalidate_after("codes.npz")
-    if on_ray:  # made from the codes just saved
-        made = _scores_made_from(run, examples, DEFAULT_MAX_VAL)
-        run.save_arrays("scores.npz", similarity=similarity, made_from=np.asarray(made))
-        print(f"Ray: {len(codes):,} images encoded and scored")
-    return run.load_arrays("codes.npz")
+    codes, similarity = score_images_on_ray(
+        pile.x_test, encoder, decoder, examples.reconstructions, DEFAULT_MAX_VAL, ray_address
+    )  # codes and scores together, or both again
+    run.save_arrays(CODES, codes=codes, made_from=np.asarray(made_from))
+    run.invalidate_after(CODES)
+    made = _scores_made_from(run, examples, DEFAULT_MAX_VAL)  # from the codes just saved
+    run.save_arrays(SCORES, similarity=similarity, made_from=np.asarray(made))
+    print(f"Ray: {len(codes):,} images encoded and scored")
+    return run.load_arrays(CODES)
+
+
+def _encode_here(encoder, pile: Pile, engine: str | None) -> dict[str, np.ndarray]:
+    if engine_from(engine) == "ray":
+        print("Fashion-MNIST is held in memory, not in files: encoded here (local engine)")
+    return {"codes": encode(encoder, pile.x_test)}
 
 
 def get_reconstructions(run: RunDir, decoder, encoded: dict[str, np.ndarray]) -> Reconstructions:
@@ -224,10 +145,10 @@ def get_reconstructions(run: RunDir, decoder, encoded: dict[str, np.ndarray]) ->
     return Reconstructions(decoder, encoded["codes"], store=(run, str(encoded["made_from"])))
 
 
-def _codes_made_from(run: RunDir, split: Split) -> str:
+def _codes_made_from(run: RunDir, pile: Pile) -> str:
     """What the codes are made from: the run's weights and the images, by either engine."""
     weights = run.load_json(WEIGHTS_INFO).get("made_from", "") if run.has(WEIGHTS_INFO) else ""
-    return fingerprint(weights, split.made_from)
+    return fingerprint(weights, pile.made_from)
 
 
 def get_clusters(
@@ -238,9 +159,9 @@ def get_clusters(
     ``method`` is ``"spectral"`` or ``"kmeans"``; None takes whatever notebook 04 saved
     (spectral if nothing is saved yet).
     """
-    codes_made_from = _made_from(run, "codes.npz")
-    if method is None and run.has("clusters.npz"):
-        method = str(run.load_arrays("clusters.npz").get("method", "spectral"))
+    codes_made_from = _made_from(run, CODES)
+    if method is None and run.has(CLUSTERS):
+        method = str(run.load_arrays(CLUSTERS).get("method", "spectral"))
     method = method or "spectral"
     if method_for(method, len(codes)) != method:
         print(
@@ -248,15 +169,13 @@ def get_clusters(
             f"({SPECTRAL_UP_TO:,}); clustering by {method_for(method, len(codes))} instead"
         )
     made_from = fingerprint(codes_made_from, n_clusters, method, seed)
-    saved = run.load_fresh_arrays("clusters.npz", made_from)
-    if saved is not None:
-        return saved
-    clusters = cluster_codes(codes, n_clusters, method=method, seed=seed)
-    centers = np.stack([codes[clusters == c].mean(axis=0) for c in range(n_clusters)])
-    out = {"clusters": clusters, "centers": centers, "method": np.array(method)}
-    run.save_arrays("clusters.npz", **out, made_from=np.asarray(made_from))
-    run.invalidate_after("clusters.npz")
-    return out
+
+    def make() -> dict[str, np.ndarray]:
+        clusters = cluster_codes(codes, n_clusters, method=method, seed=seed)
+        centers = np.stack([codes[clusters == c].mean(axis=0) for c in range(n_clusters)])
+        return {"clusters": clusters, "centers": centers, "method": np.array(method)}
+
+    return run.arrays_made_from(CLUSTERS, made_from, make)
 
 
 def _made_from(run: RunDir, name: str) -> str:
@@ -280,15 +199,15 @@ class Examples:
         return Known.of(self.in_pile, self.labels, "example")
 
 
-def get_examples(split: Split, encoder, decoder, per_class: int, seed: int = 0) -> Examples:
+def get_examples(pile: Pile, encoder, decoder, per_class: int, seed: int = 0) -> Examples:
     """The user's examples, or (Fashion-MNIST) ``per_class`` seeded training images of each
     class; with their codes and reconstructions."""
-    if split.examples is not None:
-        images, labels = split.labelled_images()
-        in_pile = split.examples.in_pile
+    if pile.examples is not None:
+        images, labels = pile.labelled_images()
+        in_pile = pile.examples.in_pile
     else:
-        idx = choose_examples(split.y_train, per_class, seed=seed, n_classes=len(split.class_names))
-        images, labels = split.x_train[idx], split.y_train[idx]
+        idx = choose_examples(pile.y_train, per_class, seed=seed, n_classes=len(pile.class_names))
+        images, labels = pile.x_train[idx], pile.y_train[idx]
         in_pile = np.full(len(idx), -1)
     codes = encode(encoder, images)
     return Examples(
@@ -308,24 +227,22 @@ def get_similarity(
     New examples or another ``max_val`` recompute it; everything downstream of it
     (how a class's examples are combined, spreading, the threshold) costs nothing.
     """
+
+    def make() -> dict[str, np.ndarray]:
+        check_examples_cover_classes(examples.labels, n_classes)
+        return {"similarity": reconstructions.similarity(examples.reconstructions, max_val=max_val)}
+
     made_from = _scores_made_from(run, examples, max_val)
-    saved = run.load_fresh_arrays("scores.npz", made_from)
-    if saved is not None:
-        return saved["similarity"]
-    check_examples_cover_classes(examples.labels, n_classes)
-    sim = reconstructions.similarity(examples.reconstructions, max_val=max_val)
-    run.save_arrays("scores.npz", similarity=sim, made_from=np.asarray(made_from))
-    run.invalidate_after("scores.npz")
-    return sim
+    return run.arrays_made_from(SCORES, made_from, make)["similarity"]
 
 
 def _scores_made_from(run: RunDir, examples: Examples, max_val: float) -> str:
-    return fingerprint(_made_from(run, "codes.npz"), examples.made_from, max_val)
+    return fingerprint(_made_from(run, CODES), examples.made_from, max_val)
 
 
 def label_session(
     run: RunDir,
-    split: Split,
+    pile: Pile,
     encoded: dict[str, np.ndarray],
     reconstructions: Reconstructions,
     clusters: np.ndarray,
@@ -341,8 +258,8 @@ def label_session(
         )
     return LabelSession(
         run,
-        split.test_ids,
-        split.class_names,
+        pile.test_ids,
+        pile.class_names,
         encoded["codes"],
         reconstructions,
         clusters,
@@ -356,30 +273,30 @@ def label_session(
     )
 
 
-def write_labels(run: RunDir, labels, threshold: float, split: Split):
+def write_labels(run: RunDir, labels, threshold: float, pile: Pile):
     """Write ``labels.csv`` (one row per image) atomically and return its path."""
     rows, fields = label_rows(
-        labels, threshold, split.class_names, image_ids=split.test_ids, true_labels=split.y_test
+        labels, threshold, pile.class_names, image_ids=pile.test_ids, true_labels=pile.y_test
     )
-    return run.save_csv("labels.csv", rows, fields)
+    return run.save_csv(LABELS, rows, fields)
 
 
 def open_session(
     run_dir: str | None = None, per_class: int = 10, seed: int = 0, profile: str | None = None
-) -> tuple[LabelSession, Split]:
+) -> tuple[LabelSession, Pile]:
     """The label session of a run directory, as notebook 05 makes it with its defaults:
     from what the run saved (weights, codes, clusters, scores), computing what is missing.
     ``profile`` None: the one the run's weights were made in, else the environment's."""
     run = RunDir(run_dir)
     if profile is None and run.has(WEIGHTS_INFO):
         profile = run.load_json(WEIGHTS_INFO).get("profile")
-    profile, run, split = setup(profile, run_dir, seed)
-    _, encoder, decoder, _ = get_autoencoder(run, profile, split, seed=seed, verbose=0)
-    encoded = get_codes(run, encoder, split)
+    profile, run, pile = setup(profile, run_dir, seed)
+    _, encoder, decoder, _ = get_autoencoder(run, profile, pile, seed=seed, verbose=0)
+    encoded = get_codes(run, encoder, pile)
     recon = get_reconstructions(run, decoder, encoded)
-    clusters = get_clusters(run, encoded["codes"], len(split.class_names), seed=seed)["clusters"]
-    examples = get_examples(split, encoder, decoder, per_class, seed=seed)
+    clusters = get_clusters(run, encoded["codes"], len(pile.class_names), seed=seed)["clusters"]
+    examples = get_examples(pile, encoder, decoder, per_class, seed=seed)
     settings = LabelSettings()
-    similarity = get_similarity(run, recon, examples, len(split.class_names), settings.max_val)
-    session = label_session(run, split, encoded, recon, clusters, examples, similarity, settings)
-    return session, split
+    similarity = get_similarity(run, recon, examples, len(pile.class_names), settings.max_val)
+    session = label_session(run, pile, encoded, recon, clusters, examples, similarity, settings)
+    return session, pile
