@@ -8,8 +8,8 @@ Each run is saved as it ends (runs/codes/, resumable; results in benchmarks/resu
 codes.json keyed by setting and seed), so screening a dozen settings and confirming two
 over three seeds are the same command with other arguments.
 
-    python benchmarks/codes.py --images 20000 --epochs 2 --settings 0,vicreg-1
-    python benchmarks/codes.py --images 60000 --epochs 8 --seeds 0,1,2 --labels ...
+    python -m benchmarks.codes --images 20000 --epochs 2 --settings 0,vicreg-1
+    python -m benchmarks.codes --images 60000 --epochs 8 --seeds 0,1,2 --labels ...
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from reports import markdown_table, save_report
 
+from benchmarks.drawn import quality_over_draws
+from benchmarks.reports import markdown_table, save_report
 from helpers.core import config
-from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 from helpers.labelling.cluster import cluster_codes, cluster_metrics
-from helpers.labelling.evaluation import label_quality, neighbour_agreement
-from helpers.labelling.labels import label_images
+from helpers.labelling.evaluation import neighbour_agreement
 from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.model.autoencoder import (
     build_autoencoder,
@@ -40,7 +40,6 @@ from helpers.model.autoencoder import (
 from helpers.model.invariance import INVARIANCE_KINDS
 from helpers.model.shipped import test_set_ssim
 from helpers.model.training import FAST_RECIPE, Recipe, train
-from helpers.ssim import pairwise_ssim
 
 
 def parse_setting(name: str) -> dict:
@@ -110,23 +109,16 @@ LABELLINGS = {"labels": DEFAULT_SETTINGS, "ssim_only": replace(DEFAULT_SETTINGS,
 
 def label_measures(autoencoder, encoder, codes, data, draws: int) -> dict:
     """Spectral clusters, and labels at 1, 5, 10 examples per class (``LABELLINGS``)."""
-    (x_train, y_train), (x_test, y_test) = data
+    _, (x_test, y_test) = data
     clusters = cluster_codes(codes, 10, method="spectral")
     recon = reconstruct(autoencoder, x_test)
     out = {"spectral": cluster_metrics(clusters, y_test)}
     for per in (1, 5, 10):
-        rows = {name: [] for name in LABELLINGS}
-        for draw in range(draws):
-            idx = choose_examples(y_train, per, seed=draw)
-            sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
-            ex_codes = encode(encoder, x_train[idx])
-            for name, settings in LABELLINGS.items():
-                labels = label_images(
-                    sim, y_train[idx], 10, codes, clusters, settings, example_codes=ex_codes
-                )
-                rows[name].append(label_quality(labels, y_test))
-        for name, rs in rows.items():
-            out[f"{name}_{per}"] = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
+        quality = quality_over_draws(
+            autoencoder, encoder, data, (codes, recon, clusters), per, draws, LABELLINGS
+        )
+        for name, measures in quality.items():
+            out[f"{name}_{per}"] = measures
     return out
 
 

@@ -3,7 +3,7 @@ its folded twin (``helpers.model.folded``), side by side, alternately, ``--round
 same codes (the shipped weights; codes of the Fashion-MNIST test images). Reports images/s
 of each, their ratio (median, lowest-highest) and the largest difference between the two.
 
-    python benchmarks/decode.py [--rounds 5] [--images 20000]
+    python -m benchmarks.decode [--rounds 5] [--images 20000]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import commit, save_report
 
+from benchmarks.reports import command, commit, save_report
 from helpers.data.fashion_mnist import load_fashion_mnist
 from helpers.model.autoencoder import _predict, encode, load_weights, shipped_weights_path
 from helpers.model.folded import folded_decoder
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
             seen[name].append(args.images / (time.perf_counter() - start))
     ratios = [f / p for f, p in zip(seen["folded"], seen["as trained"], strict=True)]
     report = {
-        "command": "python benchmarks/decode.py " + " ".join(argv or sys.argv[1:]),
+        "command": command("decode", argv),
         "commit": commit(),
         "weights": shipped_weights_path().name,
         "images": args.images,

@@ -5,7 +5,7 @@ images and a truth with about 20% mistakes. For each size: building the explorer
 slider moves across the range, 3 class picks and the switch to *least certain* (each timed
 as the callback that redraws the counts and the gallery).
 
-    python benchmarks/explorer.py [--sizes 10000,1000000]
+    python -m benchmarks.explorer [--sizes 10000,1000000]
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import markdown_table, save_report
+
+from benchmarks.reports import markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
     ]
     print("\n".join(markdown_table(header, table)))
     save_report(
-        args.out, "explorer.json", {"command": "python benchmarks/explorer.py", "sizes": rows}
+        args.out, "explorer.json", {"command": "python -m benchmarks.explorer", "sizes": rows}
     )
     return 0
 

@@ -1,7 +1,9 @@
-"""A pile of your own: how long each step takes, and how much memory, at 10k, 30k and 100k
-image files on this machine.
+"""A pile of your own: how long each step takes, and how much memory, on this machine.
+Three sub-commands, one job each; each adds its part to ``results/pile.json``.
 
-Writes Fashion-MNIST's 70,000 images as files (PNG and JPEG, three sizes, grey and colour,
+    python -m benchmarks.pile steps [--sizes 10000,30000,100000] [--root runs/pile-bench]
+
+writes Fashion-MNIST's 70,000 images as files (PNG and JPEG, three sizes, grey and colour,
 nested folders) plus copies up to the largest size, and 10 examples per class (from the
 training split) as class folders. Then, for each size, in a fresh process, runs the
 workbook's steps as the notebooks do (read the folder, train with the default epochs for
@@ -9,18 +11,19 @@ its size, encode, cluster, score against the examples, label, calibrate) and rep
 step's seconds and the process's peak memory. Also, once: the test split written as PNG
 files, labelled through the folder path with the shipped weights, against the array path.
 
-    python benchmarks/pile.py [--sizes 10000,30000,100000] [--root runs/pile-bench]
+    python -m benchmarks.pile engines --engine local,ray,ray-2-nodes [--sizes 100000]
 
-``--engine local,ray,ray-2-nodes`` instead times only the per-image map (read, decode,
-encode, decode the codes, SSIM against the 100 examples) on the piles of ``--sizes``,
-shipped weights, each engine in a fresh process, alternately: images/s, Ray's overhead
-against local (a Ray started here, and a cluster of two nodes of one CPU each), and the
-peak memory of the driver process.
+times only the per-image map (read, decode, encode, decode the codes, SSIM against the 100
+examples) on the piles of ``--sizes``, shipped weights, each engine in a fresh process,
+alternately: images/s, Ray's overhead against local (a Ray started here, and a cluster of
+two nodes of one CPU each), and the peak memory of the driver process.
 
-``--headless 1000000`` instead writes that many 28x28 PNG files (Fashion-MNIST's 70,000,
-then copies rolled, mirrored and noisy) and labels them with ``python -m helpers run``
-in a subprocess: wall time, peak memory of the run and its kernels, seconds per notebook
-and per cell that took more than 5 s (from the executed notebooks).
+    python -m benchmarks.pile headless 1000000
+
+writes that many 28x28 PNG files (Fashion-MNIST's 70,000, then copies rolled, mirrored and
+noisy) and labels them with ``python -m helpers run`` in a subprocess: wall time, peak
+memory of the run and its kernels, seconds per notebook and per cell that took more than
+5 s (from the executed notebooks).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import ROOT, commit, markdown_table, save_report
+
+from benchmarks.reports import ROOT, command, commit, markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
+SELF = [sys.executable, "-m", "benchmarks.pile"]  # a fresh process of this benchmark
 
 
 def write_pile(root: Path, n: int) -> None:
@@ -334,11 +339,9 @@ def engines(
         runs = {name: [] for name in names}
         for _ in range(rounds):
             for name in names:
-                command = [sys.executable, __file__, "--map", str(n), "--engine", name]
-                command += ["--image-size", str(size), "--color", color]
-                done = subprocess.run(
-                    command + ["--root", str(root)], capture_output=True, text=True
-                )
+                child = [*SELF, "engines", "--map", str(n), "--engine", name]
+                child += ["--image-size", str(size), "--color", color, "--root", str(root)]
+                done = subprocess.run(child, capture_output=True, text=True, cwd=ROOT)
                 if done.returncode:
                     raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
                 runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -355,7 +358,7 @@ def engines(
         engines = {}
     engines[f"{size} {color}"] = {
         "commit": made_at,
-        "command": f"python benchmarks/pile.py --engine {','.join(names)} --sizes "
+        "command": f"python -m benchmarks.pile engines --engine {','.join(names)} --sizes "
         f"{','.join(map(str, sizes))} --rounds {rounds} --image-size {size} --color {color}",
         "machine": f"{os.cpu_count()} CPU cores",
         "sizes": result,
@@ -367,27 +370,32 @@ def engines(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,30000,100000")
-    parser.add_argument("--root", default="runs/pile-bench")
-    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--headless", type=int, default=None, help="files to label headless")
-    parser.add_argument("--engine", default=None, help="local,ray: time the per-image map")
-    parser.add_argument("--rounds", type=int, default=1, help="with --engine: runs of each")
-    parser.add_argument("--map", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--image-size", type=int, default=28, help="with --engine")
-    parser.add_argument("--color", default="grey", help="with --engine: grey or rgb")
+    modes = parser.add_subparsers(dest="mode", required=True)
+    steps_ = modes.add_parser("steps", help="each step's time and memory at --sizes files")
+    steps_.add_argument("--sizes", default="10000,30000,100000")
+    steps_.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    engines_ = modes.add_parser("engines", help="the per-image map on each engine")
+    engines_.add_argument("--engine", default="local,ray", help="local,ray,ray-2-nodes")
+    engines_.add_argument("--sizes", default="100000")
+    engines_.add_argument("--rounds", type=int, default=1, help="runs of each engine")
+    engines_.add_argument("--image-size", type=int, default=28)
+    engines_.add_argument("--color", default="grey", help="grey or rgb")
+    engines_.add_argument("--map", type=int, default=None, help=argparse.SUPPRESS)
+    headless_ = modes.add_parser("headless", help="the whole workbook on N files, headless")
+    headless_.add_argument("files", type=int)
+    for mode in (steps_, engines_, headless_):
+        mode.add_argument("--root", default="runs/pile-bench")
+        mode.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
-    if args.map is not None:  # the child process: one engine on one size
-        write_examples(root / "examples")
+    write_examples(root / "examples")
+    if args.mode == "engines" and args.map is not None:  # the child: one engine, one size
         result = per_image_map(
             root / f"pile-{args.map}", root / "examples", args.engine, args.image_size, args.color
         )
         print(json.dumps(result))
         return 0
-    if args.engine is not None:
-        write_examples(root / "examples")
+    if args.mode == "engines":
         sizes = [int(s) for s in args.sizes.split(",")]
         names = args.engine.split(",")
         result = engines(
@@ -395,26 +403,29 @@ def main(argv=None) -> int:
         )
         print(json.dumps(result, indent=1))
         return 0
-    if args.headless is not None:
-        write_examples(root / "examples")
+    if args.mode == "headless":
         saved = Path(args.out) / "pile.json"
         report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
-        result = headless(root, args.headless)
-        report.setdefault("headless", {})[str(args.headless)] = result
+        result = headless(root, args.files)
+        report.setdefault("headless", {})[str(args.files)] = result
         save_report(args.out, "pile.json", report)
         plot(report, Path(args.out) / "pile.png")
         print(json.dumps(result, indent=1))
         return 0
-    if args.one is not None:  # the child process: one size
+    if args.one is not None:  # the child: one size
         result = one_size(root / f"pile-{args.one}", root / "examples", root / f"run-{args.one}")
         print(json.dumps(result))
         return 0
-    sizes = [int(s) for s in args.sizes.split(",")]
-    write_examples(root / "examples")
-    saved = Path(args.out) / "pile.json"  # sizes measured earlier stay, unless measured again
-    earlier = json.loads(saved.read_text())["sizes"] if saved.is_file() else {}
-    report = {"command": "python benchmarks/pile.py " + " ".join(argv or sys.argv[1:])}
-    report["sizes"] = {int(n): r for n, r in earlier.items() if int(n) not in sizes}
+    return steps(root, [int(s) for s in args.sizes.split(",")], Path(args.out), argv)
+
+
+def steps(root: Path, sizes: list[int], out: Path, argv) -> int:
+    """``one_size`` at each size, each in a fresh process, and the folder against arrays."""
+    saved = out / "pile.json"  # sizes measured earlier stay, unless measured again
+    earlier = json.loads(saved.read_text()) if saved.is_file() else {}
+    report = {**earlier, "command": command("pile", argv), "commit": commit()}
+    kept = earlier.get("sizes", {}).items()
+    report["sizes"] = {int(n): r for n, r in kept if int(n) not in sizes}
     report["machine"] = f"{os.cpu_count()} CPU cores"
     report["folder_against_arrays"] = folder_against_arrays(root)
     print(json.dumps(report["folder_against_arrays"]), flush=True)
@@ -423,9 +434,10 @@ def main(argv=None) -> int:
         write_pile(root / f"pile-{n}", n)
         print(f"wrote {n} files in {time.perf_counter() - t:.0f} s", flush=True)
         done = subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--root", str(root)],
+            [*SELF, "steps", "--one", str(n), "--root", str(root)],
             capture_output=True,
             text=True,
+            cwd=ROOT,
         )
         if done.returncode:
             print(done.stderr[-3000:])
@@ -433,8 +445,8 @@ def main(argv=None) -> int:
         report["sizes"][n] = json.loads(done.stdout.strip().splitlines()[-1])
         print(json.dumps(report["sizes"][n]), flush=True)
         report["sizes"] = dict(sorted(report["sizes"].items()))
-        save_report(args.out, "pile.json", report)
-    plot(report, Path(args.out) / "pile.png")
+        save_report(out, "pile.json", report)
+    plot(report, out / "pile.png")
     print(format_table(report))
     return 0
 

@@ -7,7 +7,7 @@ coverage at which the accepted labels are still >= 95% and >= 90% precise, for e
 labelling option and for the tutorial's own rule. Writes a table, JSON and a
 precision-coverage PNG into benchmarks/results/.
 
-    python benchmarks/quality.py [--weights PATH] [--draws 5] [--out benchmarks/results]
+    python -m benchmarks.quality [--weights PATH] [--draws 5] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-from reports import commit, markdown_table, save_report
 
-from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from benchmarks.drawn import draw_examples, label_draw, mean_of
+from benchmarks.reports import command, commit, markdown_table, save_report
+from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 from helpers.labelling.calibration import calibrate_threshold
 from helpers.labelling.cluster import METHODS, cluster_codes, cluster_metrics
 from helpers.labelling.evaluation import (
@@ -31,11 +32,9 @@ from helpers.labelling.evaluation import (
     precision_coverage_curve,
 )
 from helpers.labelling.held_out import PileScores
-from helpers.labelling.labels import label_images
 from helpers.labelling.settings import DEFAULT_SETTINGS, LabelSettings
 from helpers.labelling.tutorial import tutorial_on_class
 from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
-from helpers.ssim import pairwise_ssim
 
 # Each row changes the library's defaults (DEFAULT_SETTINGS) in one or two ways; the rule
 # is always named, so the one-example rows show each rule as it is. TODAY: the defaults
@@ -109,7 +108,7 @@ def main(argv=None) -> int:
     by_method = {m: cluster_codes(codes, 10, method=m, seed=args.seed) for m in METHODS}
     clusters = by_method["spectral"]  # the default; "kmeans" is the tutorial's
     report = {
-        "command": "python benchmarks/quality.py " + " ".join(argv or sys.argv[1:]),
+        "command": command("quality", argv),
         "commit": commit(),
         "settings": asdict(DEFAULT_SETTINGS),
         "weights": Path(args.weights).name,
@@ -126,32 +125,23 @@ def main(argv=None) -> int:
         results = {name: [] for name in VARIANTS}
         tutorial, calibrated = [], []
         for draw in range(args.draws):
-            idx = choose_examples(y_train, per, seed=draw)
-            ex_recon, ex_labels = reconstruct(autoencoder, x_train[idx]), y_train[idx]
-            ex_codes = encode(encoder, x_train[idx])
-            sim = pairwise_ssim(recon, ex_recon)
+            drawn = draw_examples(autoencoder, encoder, (x_train, y_train), recon, per, draw)
+            sim, ex_recon, ex_labels = drawn.similarity, drawn.reconstructions, drawn.labels
             for name, settings in VARIANTS.items():
-                labels = label_images(
-                    sim, ex_labels, 10, codes, clusters, settings, example_codes=ex_codes
-                )
+                labels = label_draw(drawn, codes, clusters, settings)
                 results[name].append(label_quality(labels, y_test))
                 if draw == 0 and per == 10 and settings in CURVES:
                     correct = labels.label == y_test
                     curves[name] = precision_coverage_curve(labels.doubt, correct)[:2]
             if per > 1:  # the threshold, calibrated on the examples alone
-                pile = PileScores(sim, codes, ex_codes)
+                pile = PileScores(sim, codes, drawn.codes)
                 for name, settings in CALIBRATED.items():
-                    labels = label_images(
-                        sim, ex_labels, 10, codes, clusters, settings, example_codes=ex_codes
-                    )
+                    labels = label_draw(drawn, codes, clusters, settings)
                     cal = calibrate_threshold(labels, ex_recon, ex_labels, settings, pile)
                     calibrated.append((name, evaluate(labels, y_test, cal.threshold)))
             km = by_method["kmeans"]  # the tutorial's rule on the tutorial's clusters
             tutorial.append(tutorial_scores(recon, km, sim, ex_recon, ex_labels, y_test))
-        report["labels"][per] = {
-            name: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
-            for name, rs in results.items()
-        }
+        report["labels"][per] = {name: mean_of(rs) for name, rs in results.items()}
         if calibrated:
             report["calibrated_default"][per] = {
                 name: {

@@ -6,7 +6,7 @@ and 1 examples per class (5 seeded draws). Each step changes one thing from the 
 Training is resumable (one checkpoint per recipe under runs/recipes/): rerun the same
 command after an interruption. Writes benchmarks/results/recipes.json and prints a table.
 
-    python benchmarks/recipes.py [--epochs 5] [--draws 5] [--only base,cosine]
+    python -m benchmarks.recipes [--epochs 5] [--draws 5] [--only base,cosine]
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from reports import markdown_table, save_report
-
+from benchmarks.drawn import quality_over_draws
+from benchmarks.reports import command, markdown_table, save_report
 from helpers.core import config
-from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist, to_float_images
+from helpers.data.fashion_mnist import load_fashion_mnist, to_float_images
 from helpers.labelling.cluster import METHODS, cluster_codes, cluster_metrics
-from helpers.labelling.evaluation import label_quality
-from helpers.labelling.labels import label_images
+from helpers.labelling.settings import DEFAULT_SETTINGS
 from helpers.model.autoencoder import encode, load_weights, reconstruct, shipped_weights_path
 from helpers.model.shipped import test_set_ssim, train_fashion_mnist
-from helpers.ssim import pairwise_ssim
 
 RECIPES = {
     # name: what changes from the base recipe (Adam 1e-3, batch 64, SSIM max_val 1.0)
@@ -42,7 +39,7 @@ def slug(name: str) -> str:
 
 
 def evaluate(weights: Path, data, draws: int) -> dict:
-    (x_train, y_train), (x_test, y_test) = data
+    _, (x_test, y_test) = data
     autoencoder, encoder, _ = load_weights(weights)
     codes, recon = encode(encoder, x_test), reconstruct(autoencoder, x_test)
     clusters = {m: cluster_codes(codes, 10, method=m) for m in METHODS}
@@ -50,17 +47,12 @@ def evaluate(weights: Path, data, draws: int) -> dict:
         "test_ssim": test_set_ssim(autoencoder, x_test),
         "clusters": {m: cluster_metrics(c, y_test) for m, c in clusters.items()},
     }
+    pile = (codes, recon, clusters["spectral"])
     for per in (10, 1):
-        rows = []
-        for draw in range(draws):
-            idx = choose_examples(y_train, per, seed=draw)
-            sim = pairwise_ssim(recon, reconstruct(autoencoder, x_train[idx]))
-            ex_codes = encode(encoder, x_train[idx])
-            labels = label_images(
-                sim, y_train[idx], 10, codes, clusters["spectral"], example_codes=ex_codes
-            )
-            rows.append(label_quality(labels, y_test))
-        out[f"labels_{per}"] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        quality = quality_over_draws(
+            autoencoder, encoder, data, pile, per, draws, {"labels": DEFAULT_SETTINGS}
+        )
+        out[f"labels_{per}"] = quality["labels"]
     return out
 
 
@@ -76,7 +68,7 @@ def main(argv=None) -> int:
     data = ((to_float_images(x_train), y_train), (to_float_images(x_test), y_test))
     only = set(args.only.split(",")) if args.only else None
     report = {
-        "command": "python benchmarks/recipes.py " + " ".join(argv or sys.argv[1:]),
+        "command": command("recipes", argv),
         "epochs": args.epochs,
         "recipes": {},
     }

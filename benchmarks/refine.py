@@ -9,7 +9,7 @@ training. Every row reports accuracy (all labelled), best coverage at precision 
 calibrated threshold's coverage and precision, the codes' 10-NN class agreement, and the
 spectral clusters' ACC / NMI. Writes benchmarks/results/refine.json.
 
-    python benchmarks/refine.py [--per-class 10] [--draws 0] [--only NAME,...]
+    python -m benchmarks.refine [--per-class 10] [--draws 0] [--only NAME,...]
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-from reports import commit, markdown_table, save_report
 
+from benchmarks.reports import command, commit, markdown_table, save_report
 from helpers.data.fashion_mnist import choose_examples, load_fashion_mnist
 from helpers.labelling.calibration import calibrate_threshold
 from helpers.labelling.cluster import cluster_codes, cluster_metrics
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     if args.only:
         chosen = [chosen[int(i)] for i in args.only.split(",")]
     report = {
-        "command": "python benchmarks/refine.py " + " ".join(argv or sys.argv[1:]),
+        "command": command("refine", argv),
         "commit": commit(),
         "weights": shipped_weights_path().name,
         "label_settings": asdict(DEFAULT_SETTINGS),

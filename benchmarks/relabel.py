@@ -2,7 +2,7 @@
 million-image pile, say): how long opening the session takes, the first relabel, and each
 relabel after ``--per-round`` more reviews, stage by stage.
 
-    python benchmarks/relabel.py --run-dir runs/pile-bench/run-augmented-1000000 [--rounds 3]
+    python -m benchmarks.relabel --run-dir runs/pile-bench/run-augmented-1000000 [--rounds 3]
 
 The reviews go to a copy of the run's ``reviews.csv`` that is put back afterwards: the run
 directory is left as it was found. Each review gives a seeded random image the class it is
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import ROOT, commit, save_report
+
+from benchmarks.reports import ROOT, commit, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
     run_dir = Path(args.run_dir).resolve()
     report = {
         "commit": commit(),
-        "command": "python benchmarks/relabel.py --run-dir "
+        "command": "python -m benchmarks.relabel --run-dir "
         f"{os.path.relpath(run_dir, ROOT)} --rounds {args.rounds} --per-round {args.per_round}",
         "machine": f"{os.cpu_count()} CPU cores",
         **measure(run_dir, args.rounds, args.per_round),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,3 +36,9 @@ def commit() -> str:
         cwd=ROOT,
     ).stdout.strip()
     return head + ("+" if dirty else "")
+
+
+def command(name: str, argv: list[str] | None = None) -> str:
+    """How benchmark ``name`` was run (its results file records it): the module and its
+    arguments, ``argv`` or else this process's."""
+    return f"python -m benchmarks.{name} " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -1,8 +1,8 @@
 """``docs/results.md``: every figure the benchmarks measured, written from
 ``benchmarks/results/*.json`` and never typed by hand.
 
-    python benchmarks/results_page.py          # write docs/results.md
-    python benchmarks/results_page.py --check  # exit 1 if docs/results.md is not current
+    python -m benchmarks.results_page          # write docs/results.md
+    python -m benchmarks.results_page --check  # exit 1 if docs/results.md is not current
 
 Each section names the results file it comes from, with the commit and the command that
 made it; a file this page has no section for is still listed, so nothing measured hides.
@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from reports import ROOT, markdown_table
+
+from benchmarks.reports import ROOT, markdown_table
 
 RESULTS = ROOT / "benchmarks" / "results"
 PAGE = ROOT / "docs" / "results.md"
@@ -344,7 +345,7 @@ def page(results: Path = RESULTS) -> str:
     lines = [
         "# Results",
         "",
-        "Every figure measured by `benchmarks/`, written by `python benchmarks/results_page.py` "
+        "Every figure measured by `benchmarks/`, written by `python -m benchmarks.results_page` "
         "from `benchmarks/results/*.json` (a test fails when this page is not current). "
         "Speeds come from a shared 2-core machine unless a section says otherwise: read them "
         "as ratios measured side by side, not as absolute times.",
@@ -376,7 +377,7 @@ def main(argv=None) -> int:
     if args.check:
         current = PAGE.read_text() if PAGE.is_file() else ""
         if current != text:
-            print(f"{PAGE.relative_to(ROOT)} is not current: run python benchmarks/results_page.py")
+            print(f"{PAGE.relative_to(ROOT)} is not current: run python -m benchmarks.results_page")
             return 1
         return 0
     PAGE.parent.mkdir(exist_ok=True)

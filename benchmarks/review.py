@@ -17,7 +17,7 @@ share (reviewed images count as right, plus the accepted labels, if together the
 least 0.95 precise; else 0); the best share any threshold keeps at 0.95; relabel seconds.
 Writes benchmarks/results/review.json (with the commit and settings) and review_curve.png.
 
-    python benchmarks/review.py [--piles fashion,usps] [--draws 0,1,2] [--rounds 5]
+    python -m benchmarks.review [--piles fashion,usps] [--draws 0,1,2] [--rounds 5]
                                 [--per-round 100]
 """
 
@@ -33,8 +33,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-from reports import commit, markdown_table, save_report
 
+from benchmarks.reports import command, commit, markdown_table, save_report
 from helpers.core.run_dir import RunDir
 from helpers.data.fashion_mnist import (
     CLASS_NAMES,
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
     default = settings == DEFAULT_SETTINGS
     name = "review" if default else f"review-{settings.threshold_on}"
     report = {
-        "command": "python benchmarks/review.py " + " ".join(argv or sys.argv[1:]),
+        "command": command("review", argv),
         "commit": commit(),
         "settings": {**asdict(settings), "audit_every": AUDIT_EVERY},
         "runs": {},

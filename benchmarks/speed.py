@@ -18,7 +18,7 @@
 Medians with the spread (lowest-highest) over the rounds; the machine is shared, so one
 round can be off by 2x.
 
-    python benchmarks/speed.py [--rounds 5] [--images 6400] [--full]
+    python -m benchmarks.speed [--rounds 5] [--images 6400] [--full]
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reports import markdown_table, save_report
+
+from benchmarks.reports import command, markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPU cores")
-    report = {"command": "python benchmarks/speed.py " + " ".join(argv or sys.argv[1:])}
+    report = {"command": command("speed", argv)}
     report["pairwise_ssim"] = pairs = pairwise(args.rounds)
     report["training"] = train = training(args.images, args.rounds)
     if args.full:

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_results_page_is_written_from_the_results_files():
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "results_page.py"), "--check"],
+        [sys.executable, "-m", "benchmarks.results_page", "--check"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
     )
@@ -21,11 +22,8 @@ def test_the_results_page_check_fails_when_a_figure_changes(tmp_path):
     import json
     import shutil
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import results_page
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    from benchmarks import results_page
+
     results = tmp_path / "results"
     shutil.copytree(ROOT / "benchmarks" / "results", results)
     before = results_page.page(results)

@@ -61,9 +61,9 @@ def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> spars
 
 
 # Up to this many codes the neighbours are exact. A k-d tree slows down on real codes,
-# which crowd together: 54 s for 200,000 on 2 cores, minutes for a million, where
-# NN-descent takes 12 s for a million (after 20 s compiling, once per process) and finds
-# 99.2% of the exact neighbours (benchmarks/pile.py codes).
+# which crowd together (minutes for a million on 2 cores), where NN-descent takes seconds
+# (after compiling once per process) and finds nearly all of the exact neighbours (a test
+# holds it to that).
 EXACT_UP_TO = 50_000
 
 

@@ -255,8 +255,8 @@ def spread_losses(
 
 
 # Beyond this many images labels come from the spread SSIM losses alone: Poisson
-# learning's walk grows with the graph (827 steps over a million real codes at 0.49 s a
-# step on 2 cores, 50 of them timed: about 7 minutes), where spreading takes 50 steps.
+# learning's walk grows with the graph (several minutes over a million real codes on 2
+# cores, timed once, outside any results file), where spreading takes 50 steps.
 POISSON_UP_TO = 200_000
 
 

@@ -51,9 +51,9 @@ def poisson_scores(
 
 # The fewest steps Poisson learning walks. The paper's rule alone stops at its minimum of 50
 # on both piles measured (the walk from the examples mixes at once); 100 steps labelled
-# better on both: Fashion-MNIST (10 examples a class) and USPS (5 a digit), 3 draws, share
-# of the pile at precision 0.95 0.405 -> 0.423 and 0.493 -> 0.516, accuracy 0.752 -> 0.755
-# and 0.839 -> 0.856 (200 steps: more share, less Fashion-MNIST accuracy).
+# better on both, Fashion-MNIST (10 examples a class) and USPS (5 a digit), in accuracy and
+# in the share kept at precision 0.95; 200 kept more but were less accurate on
+# Fashion-MNIST (docs/quality.md).
 POISSON_MIN_STEPS = 100
 
 

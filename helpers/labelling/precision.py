@@ -45,11 +45,11 @@ def wilson_interval(right: int, n: int, level: float = 0.90) -> tuple[float, flo
 # With audit reviews among the held-out labels, each step of the fitted P(right |
 # confidence) is shrunk towards their overall share right by this many pseudo-labels (a
 # Beta prior): a step resting on a few audits, all right, says 1.0, and plain isotonic
-# regression then promised too much (Fashion-MNIST after 100-500 reviews: down to 0.92
-# delivered for 0.95 promised). The examples alone need none: a held-out example has lost
-# one of its class's few examples, which makes them err on the safe side, and shrinking
-# them too made the start too strict (USPS, one draw: 2% of the pile accepted where 72%
-# could be at 0.95). Measured on Fashion-MNIST and USPS, 3 draws x 6 review rounds each.
+# regression then promised too much on Fashion-MNIST after 100-500 reviews. The examples
+# alone need none: a held-out example has lost one of its class's few examples, which
+# makes them err on the safe side, and shrinking them too made the start far too strict
+# on USPS. Measured on Fashion-MNIST and USPS, 3 draws x 6 review rounds each
+# (benchmarks/review.py).
 PRIOR_LABELS = 2.0
 
 
@@ -59,9 +59,10 @@ def precision_model(examples: HeldOut, audit: HeldOut | None) -> _StepModel:
     step shrunk by ``PRIOR_LABELS`` towards their overall share right.
 
     Non-parametric, since right-or-wrong against confidence is no logistic curve: flat
-    where another class is close, then steep (USPS: 85% right below the median confidence,
-    98% just above it); a logistic fitted to both ends was several points pessimistic at
-    the top. The audits, a fair sample, outweigh the examples as they grow in number."""
+    where another class is close, then steep (on USPS, from mostly right below the median
+    confidence to nearly always right just above it); a logistic fitted to both ends was
+    pessimistic at the top. The audits, a fair sample, outweigh the examples as they grow
+    in number."""
     score = np.r_[examples.score, [] if audit is None else audit.score].astype(np.float64)
     correct = np.r_[examples.correct, [] if audit is None else audit.correct].astype(np.float64)
     steps = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, correct)
