@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import markdown_table, save_report
+from benchmarks.reports import command, commit, markdown_table, save_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,9 +92,8 @@ def main(argv=None) -> int:
         for r in rows
     ]
     print("\n".join(markdown_table(header, table)))
-    save_report(
-        args.out, "explorer.json", {"command": "python -m benchmarks.explorer", "sizes": rows}
-    )
+    report = {"command": command("explorer", argv), "commit": commit(), "sizes": rows}
+    save_report(args.out, "explorer.json", {**report, "machine": f"{os.cpu_count()} CPU cores"})
     return 0
 
 

@@ -31,3 +31,27 @@ def test_the_results_page_check_fails_when_a_figure_changes(tmp_path):
     decode["ratio"]["median"] += 0.5
     (results / "decode.json").write_text(json.dumps(decode))
     assert results_page.page(results) != before
+
+
+def test_every_helpers_name_in_the_docs_exists():
+    """A module or function the docs name (``helpers.x.y``) is one that can be imported."""
+    import importlib
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = {m for page in pages for m in re.findall(r"\bhelpers(?:\.[a-z_]+)+", page.read_text())}
+    missing = []
+    for name in sorted(named):
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                thing = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attribute in parts[cut:]:
+                    thing = getattr(thing, attribute)
+            except AttributeError:
+                missing.append(name)
+            break
+    assert named and not missing, missing
