@@ -310,8 +310,8 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
             assert "Traceback" not in joined, joined[-2000:]
             assert page.locator("[data-mime-type='application/vnd.jupyter.error']").count() == 0
 
-            # the gallery in view, and the slider just above it
-            page.locator(".threshold-gallery").scroll_into_view_if_needed()
+            # the slider at the top of the view, the summary and the gallery under it
+            slider.evaluate("element => element.scrollIntoView({block: 'start'})")
             page.screenshot(path=str(OUTPUT / "05_before.png"), full_page=False)
             before_count = _summary_count(page)
             before_readout = float(slider.locator(".widget-readout").inner_text())
