@@ -28,10 +28,7 @@ from helpers.labelling.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
 from helpers.labelling.labels import POISSON_UP_TO, Known, uses_poisson
 from helpers.labelling.scoring import Reconstructions, score_images_on_ray
 from helpers.labelling.settings import LabelSettings
-from helpers.model.autoencoder import (
-    decode,
-    encode,
-)
+from helpers.model.autoencoder import decode, encode
 from helpers.run.labels_csv import label_rows
 from helpers.run.session import LabelSession
 from helpers.run.weights import get_autoencoder
@@ -113,7 +110,7 @@ def get_codes(
     made_from = _codes_made_from(run, pile)
     if engine_from(engine) != "ray" or pile.inputs.data is None:
         return run.arrays_made_from(CODES, made_from, lambda: _encode_here(encoder, pile, engine))
-    examples = None if decoder is None else get_examples(pile, encoder, decoder, 1, seed)
+    examples = None if decoder is None else get_examples(pile, encoder, decoder, 1, seed=seed)
     codes = run.load_fresh_arrays(CODES, made_from)
     if codes is not None and (
         examples is None  # codes alone were asked for
