@@ -263,3 +263,21 @@ def test_later_notebooks_trust_the_listing_until_a_folder_changes(folder, tmp_pa
     assert grown.made_from != first.made_from
     _, _, again = setup("full", tmp_path / "run")  # the new listing is trusted again
     assert walked == [1] and again.made_from == grown.made_from
+
+
+def test_notebook_01_again_on_an_unchanged_folder_keeps_the_listing_file(folder, tmp_path):
+    import shutil
+
+    root, _ = folder
+    pile = tmp_path / "pile"
+    shutil.copytree(root / "pile", pile, symlinks=True)
+    inputs = {"data": str(pile), "examples": str(root / "examples")}
+    _, run, first = setup("full", tmp_path / "run", follow_run=False, **inputs)
+    listing = run / "pile.npz"
+    written = listing.stat().st_mtime_ns
+    _, _, again = setup("full", tmp_path / "run", follow_run=False, **inputs)
+    assert listing.stat().st_mtime_ns == written  # read from, not written again
+    assert again.made_from == first.made_from and len(again.x_test) == len(first.x_test)
+    (pile / "more-notes.txt").write_text("a file that is not an image")  # the walk changes
+    setup("full", tmp_path / "run", follow_run=False, **inputs)
+    assert listing.stat().st_mtime_ns != written  # written again

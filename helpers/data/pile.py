@@ -163,21 +163,24 @@ def _folder_pile(
         made_from = fingerprint(files_fingerprint(root, files), inputs.format)
         cached = run.load_fresh_arrays(PILE_CACHE, made_from) if run is not None else None
         pile = _cached_pile(run, cached, root, others)
-        if pile is None:
+        read_now = pile is None
+        if read_now:
             pile = _read_pile(root, files, inputs.format, others, run, engine, ray_address)
         if run is not None:  # the listing with made_from vouches for the images
-            run.save_arrays(
-                PILE_CACHE,
-                paths=np.asarray(pile.paths),
-                n_images=np.asarray(len(pile.images)),
-                info=np.asarray(json.dumps(pile.info)),
-                skipped=np.asarray(json.dumps(pile.skipped)),
-                others=np.asarray(json.dumps(others)),
-                folders=np.asarray(json.dumps(folders)),
-                listed=np.asarray(listed),
-                made_from=np.asarray(made_from),
-            )
-            pile.images = _cached_images(run, run.load_arrays(PILE_CACHE))
+            listing = {
+                "paths": np.asarray(pile.paths),
+                "n_images": np.asarray(len(pile.images)),
+                "info": np.asarray(json.dumps(pile.info)),
+                "skipped": np.asarray(json.dumps(pile.skipped)),
+                "others": np.asarray(json.dumps(others)),
+                "folders": np.asarray(json.dumps(folders)),
+                "listed": np.asarray(listed),
+                "made_from": np.asarray(made_from),
+            }
+            if read_now or _listing_changed(cached, listing):
+                run.save_arrays(PILE_CACHE, **listing)
+            if read_now:  # mapped from the file just written, not held in memory
+                pile.images = _cached_images(run, listing)
     examples = read_examples(inputs.examples, pile, inputs.format)
     truth = None
     skipped = pile.skipped + examples.skipped
@@ -232,6 +235,12 @@ def _read_pile(
     else:
         run.save_array_by_parts(PILE_IMAGES, shape, np.uint8, fill)
     return read[0]
+
+
+def _listing_changed(cached: dict, listing: dict) -> bool:
+    """Whether a fresh cache's walk-dependent parts (the folders' times, the listing key, the
+    other files) differ from this walk's; the rest comes from the cache itself."""
+    return any(str(cached.get(k, "")) != str(listing[k]) for k in ("folders", "listed", "others"))
 
 
 def _cached_images(run: RunDir | None, cached: dict | None) -> np.ndarray | None:
