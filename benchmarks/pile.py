@@ -457,10 +457,10 @@ def headless(root: Path, n: int) -> dict:
     start = time.perf_counter()
     write_augmented_pile(pile, n)
     print(f"{n:,} files ready in {time.perf_counter() - start:.0f} s", flush=True)
-    command = [sys.executable, "-m", "helpers", "run", "--data", str(pile)]
-    command += ["--examples", str(root / "examples"), "--run-dir", str(run_dir)]
+    workbook = [sys.executable, "-m", "helpers", "run", "--data", str(pile)]
+    workbook += ["--examples", str(root / "examples"), "--run-dir", str(run_dir)]
     made_at, start = commit(), time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(workbook, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
@@ -473,7 +473,7 @@ def headless(root: Path, n: int) -> dict:
         "images": n,
         "commit": made_at,
         "command": " ".join(
-            os.path.relpath(c, ROOT) if c.startswith("/") else c for c in command[1:]
+            os.path.relpath(c, ROOT) if c.startswith("/") else c for c in workbook[1:]
         ),
         "total_seconds": round(seconds, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
