@@ -15,18 +15,18 @@ def test_clusters_are_reused_while_fresh_and_remade_with_what_follows_them(tmp_p
     real = W.cluster_codes
     monkeypatch.setattr(W, "cluster_codes", lambda *a, **k: made.append(1) or real(*a, **k))
 
-    first = W.get_clusters(run, codes, 3, method="kmeans")
+    first = W.get_clusters(run, codes, 3, method="kmeans", of="codes.npz")
     assert made == [1] and run.has("clusters.npz")
-    again = W.get_clusters(run, codes, 3)  # the method saved is kept
+    again = W.get_clusters(run, codes, 3, of="codes.npz")  # the method saved is kept
     assert made == [1] and str(again["method"]) == "kmeans"
     np.testing.assert_array_equal(again["clusters"], first["clusters"])
 
     run.save_arrays("scores.npz", similarity=np.zeros((200, 3)), made_from=np.asarray("s"))
     run.save_csv("labels.csv", [{"image": 0}], ["image"])
-    W.get_clusters(run, codes, 3, method="kmeans", seed=1)  # other settings: made again
+    W.get_clusters(run, codes, 3, method="kmeans", seed=1, of="codes.npz")  # other settings: made again
     assert made == [1, 1]
     assert not run.has("scores.npz") and not run.has("labels.csv")  # made from the old ones
 
     run.save_arrays("codes.npz", codes=codes, made_from=np.asarray("codes-2"))  # new codes
-    W.get_clusters(run, codes, 3, method="kmeans", seed=1)
+    W.get_clusters(run, codes, 3, method="kmeans", seed=1, of="codes.npz")
     assert made == [1, 1, 1]

@@ -23,6 +23,7 @@ SKIPPED = "skipped.csv"  # path,reason of every file that could not be read
 WEIGHTS = "autoencoder.weights.h5"
 WEIGHTS_INFO = "autoencoder.json"  # how the weights were made, and from what
 CODES = "codes.npz"
+DESCRIPTION = "description.npz"  # each image's place in the neighbour graph, and its projection
 CLUSTERS = "clusters.npz"
 SCORES = "scores.npz"  # SSIM of every reconstruction with every example's
 LABELS = "labels.csv"
@@ -34,6 +35,9 @@ EARLIER = "earlier"  # where another pile's results are set aside (RunDir.set_as
 # ones after it stale. Each also records what it was made from (``made_from``: a
 # fingerprint of its inputs and settings), so another pile or other settings never reuse it.
 PIPELINE = (WEIGHTS, CODES, CLUSTERS, SCORES, LABELS)
+# Made from the images alone, beside the pipeline: its made_from is what keeps it fresh,
+# and what is made from it (the clusters, the labels) records its made_from in theirs.
+BESIDE_PIPELINE = (DESCRIPTION,)
 
 
 class RunDir:
@@ -189,6 +193,8 @@ class RunDir:
     def invalidate_after(self, name: str) -> list[str]:
         """Delete the artifacts that were computed from an older ``name``."""
         removed = []
+        if name in BESIDE_PIPELINE:
+            return removed
         for later in PIPELINE[PIPELINE.index(name) + 1 :]:
             if self.has(later):
                 (self.path / later).unlink()

@@ -19,6 +19,8 @@ LabelRule = Literal["image", "cluster"]
 Aggregate = Literal["mean", "top3", "max"]
 ThresholdOn = Literal["loss", "margin", "confidence"]
 THRESHOLD_ON = ("loss", "margin", "confidence")
+Graph = Literal["description", "codes"]
+GRAPHS = ("description", "codes")
 AGGREGATES = ("mean", "top3", "max")
 
 
@@ -46,6 +48,10 @@ class LabelSettings:
     # examples' classes walked from their places in it), the rest from the spread SSIM
     # losses. 0: SSIM alone
     poisson: float = 0.8
+    # The points of the neighbour graph that spreading and Poisson learning walk:
+    # 'description', what each image shows (helpers.data.description), or the
+    # autoencoder's 'codes' (the tutorial's). benchmarks/piles.py measures both
+    graph: Graph = "description"
 
     def __post_init__(self):
         if self.aggregate not in AGGREGATES:
@@ -58,6 +64,8 @@ class LabelSettings:
             )
         if not 0.0 <= self.spread < 1.0:
             raise ValueError(f"spread must be in [0, 1), not {self.spread}")
+        if self.graph not in GRAPHS:
+            raise ValueError(f"graph must be one of {GRAPHS}, not {self.graph!r}")
         if not 0.0 <= self.poisson <= 1.0:
             raise ValueError(f"poisson must be in [0, 1], not {self.poisson}")
 
@@ -80,6 +88,7 @@ TUTORIAL = LabelSettings(
     spread=0.0,
     max_val=TUTORIAL_MAX_VAL,
     poisson=0.0,
+    graph="codes",
 )
 
 

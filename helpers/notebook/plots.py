@@ -157,6 +157,42 @@ def code_map(
     return fig
 
 
+def nearest_neighbours(
+    images,
+    by: dict[str, np.ndarray],
+    queries: Sequence[int],
+    true_labels=None,
+    k: int = 6,
+):
+    """For each query image, a row of its ``k`` nearest images by each way of placing them
+    (``by``: a name and the (n, d) points, say codes and description); a neighbour of
+    another true class (when known) is framed in red."""
+    rows = []
+    for q in queries:
+        for name, points in by.items():
+            distance = ((np.asarray(points) - points[q]) ** 2).sum(axis=1)
+            distance[q] = np.inf  # itself left out
+            found = np.argpartition(distance, k)[:k]
+            rows.append((q, name, found[np.argsort(distance[found])]))
+    fig, axes = plt.subplots(
+        len(rows), k + 1, figsize=((k + 1) * 0.95, len(rows) * 1.05), squeeze=False
+    )
+    for (q, name, found), row in zip(rows, axes, strict=True):
+        _img(row[0], images[q])
+        row[0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+        for i, ax in zip(found, row[1:], strict=True):
+            wrong = true_labels is not None and true_labels[i] != true_labels[q]
+            _img(ax, images[i])
+            if wrong:
+                for spine in ax.spines.values():
+                    spine.set_color("red")
+                    spine.set_linewidth(2.5)
+    axes[0, 0].set_title("image", fontsize=8)
+    axes[0, 1].set_title(f"its {k} nearest images", fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
 def cluster_gallery(
     images,
     clusters,

@@ -33,12 +33,12 @@ class LabelSession:
     run: RunDir
     image_ids: np.ndarray  # as in labels.csv
     class_names: tuple[str, ...]
-    codes: np.ndarray  # (n, latent) the pile's codes
+    codes: np.ndarray  # (n, d) the pile's points in the neighbour graph (settings.graph)
     reconstructions: Reconstructions  # of the pile, held or decoded on demand
     clusters: np.ndarray  # (n,)
     similarity: np.ndarray  # (n, n_examples) against the examples
     example_labels: np.ndarray
-    example_codes: np.ndarray
+    example_codes: np.ndarray  # the examples' points in the same graph
     example_reconstructions: np.ndarray
     example_known: Known  # examples that are in the pile
     settings: LabelSettings

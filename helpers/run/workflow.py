@@ -13,6 +13,7 @@ from helpers.core.engine import engine_from
 from helpers.core.run_dir import (
     CLUSTERS,
     CODES,
+    DESCRIPTION,
     INPUTS,
     LABELS,
     SCORES,
@@ -21,6 +22,7 @@ from helpers.core.run_dir import (
     RunDir,
     fingerprint,
 )
+from helpers.data.description import Description, fit_description
 from helpers.data.fashion_mnist import check_examples_cover_classes, choose_examples
 from helpers.data.inputs import resolve_inputs
 from helpers.data.pile import Pile, load_pile
@@ -148,28 +150,71 @@ def _codes_made_from(run: RunDir, pile: Pile) -> str:
     return fingerprint(weights, pile.made_from)
 
 
-def get_clusters(
-    run: RunDir, codes: np.ndarray, n_clusters: int, seed: int = 0, method: str | None = None
-):
-    """The cluster of every code, and each cluster's mean code (``clusters.npz``).
+@dataclass(frozen=True)
+class Described:
+    """Every image to label described for the neighbour graph, and the projection that
+    describes more images (the examples, say) the same way."""
 
-    ``method`` is ``"spectral"`` or ``"kmeans"``; None takes whatever notebook 04 saved
-    (spectral if nothing is saved yet).
+    points: np.ndarray  # (n, DIMENSIONS) unit vectors
+    description: Description
+    made_from: str
+
+
+def get_description(run: RunDir, pile: Pile, seed: int = 0) -> Described:
+    """Every image to label described by what it shows (``description.npz``;
+    ``helpers.data.description``): the points of the neighbour graph that spreading,
+    Poisson learning, calibration and the clusters walk. Made from the images alone: new
+    weights leave it as it is."""
+    made_from = fingerprint(pile.made_from, seed, DESCRIPTION)
+
+    def make() -> dict[str, np.ndarray]:
+        description = fit_description(pile.x_test, seed)
+        return {"points": description(pile.x_test), **description.arrays()}
+
+    arrays = run.arrays_made_from(DESCRIPTION, made_from, make)
+    return Described(arrays["points"], Description.from_arrays(arrays), made_from)
+
+
+def graph_points(
+    settings: LabelSettings, encoded: dict[str, np.ndarray], described: Described | None
+) -> np.ndarray:
+    """The points the neighbour graph is built on: ``settings.graph`` says which."""
+    if settings.graph == "codes":
+        return encoded["codes"]
+    if described is None:
+        raise ValueError("settings.graph 'description' needs the pile described: pass described=")
+    return described.points
+
+
+def get_clusters(
+    run: RunDir,
+    points: np.ndarray,
+    n_clusters: int,
+    seed: int = 0,
+    method: str | None = None,
+    of: str = DESCRIPTION,
+):
+    """The cluster of every point, and each cluster's mean point (``clusters.npz``).
+
+    ``points`` are the pile's description (``of=DESCRIPTION``, the default) or its codes
+    (``of=CODES``): the artifact they were saved in, whose ``made_from`` the clusters'
+    includes. ``method`` is ``"spectral"`` or ``"kmeans"``; None takes whatever notebook
+    04 saved (spectral if nothing is saved yet).
     """
-    codes_made_from = _made_from(run, CODES)
+    codes_made_from = fingerprint(of, _made_from(run, of))
     if method is None and run.has(CLUSTERS):
         method = str(run.load_arrays(CLUSTERS).get("method", "spectral"))
     method = method or "spectral"
-    if method_for(method, len(codes)) != method:
+    if method_for(method, len(points)) != method:
         print(
-            f"{len(codes):,} codes: more than spectral clustering handles here "
-            f"({SPECTRAL_UP_TO:,}); clustering by {method_for(method, len(codes))} instead"
+            f"{len(points):,} images: more than spectral clustering handles here "
+            f"({SPECTRAL_UP_TO:,}); clustering by {method_for(method, len(points))} instead"
         )
     made_from = fingerprint(codes_made_from, n_clusters, method, seed)
 
     def make() -> dict[str, np.ndarray]:
-        clusters = cluster_codes(codes, n_clusters, method=method, seed=seed)
-        centers = np.stack([codes[clusters == c].mean(axis=0) for c in range(n_clusters)])
+        clusters = cluster_codes(points, n_clusters, method=method, seed=seed)
+        centers = np.stack([points[clusters == c].mean(axis=0) for c in range(n_clusters)])
         return {"clusters": clusters, "centers": centers, "method": np.array(method)}
 
     return run.arrays_made_from(CLUSTERS, made_from, make)
@@ -190,15 +235,32 @@ class Examples:
     reconstructions: np.ndarray
     in_pile: np.ndarray  # index of the same image among those labelled, -1 if not there
     made_from: str  # fingerprint of the images and their classes
+    points: np.ndarray | None = None  # described as the pile is (None: not described)
+
+    def graph_points(self, settings: LabelSettings) -> np.ndarray:
+        """Where the examples join the neighbour graph that ``settings.graph`` names."""
+        if settings.graph == "codes":
+            return self.codes
+        if self.points is None:
+            raise ValueError("the examples were not described: pass described= to get_examples")
+        return self.points
 
     def known(self) -> Known:
         """The examples that are in the pile: those images keep the class you gave them."""
         return Known.of(self.in_pile, self.labels, "example")
 
 
-def get_examples(pile: Pile, encoder, decoder, per_class: int, seed: int = 0) -> Examples:
+def get_examples(
+    pile: Pile,
+    encoder,
+    decoder,
+    per_class: int,
+    seed: int = 0,
+    described: Described | None = None,
+) -> Examples:
     """The user's examples, or (Fashion-MNIST) ``per_class`` seeded training images of each
-    class; with their codes and reconstructions."""
+    class; with their codes and reconstructions, and (given the pile ``described``) their
+    description."""
     if pile.examples is not None:
         images, labels = pile.labelled_images()
         in_pile = pile.examples.in_pile
@@ -207,9 +269,9 @@ def get_examples(pile: Pile, encoder, decoder, per_class: int, seed: int = 0) ->
         images, labels = pile.x_train[idx], pile.y_train[idx]
         in_pile = np.full(len(idx), -1)
     codes = encode(encoder, images)
-    return Examples(
-        labels, images, codes, decode(decoder, codes), in_pile, fingerprint(images, labels)
-    )
+    points = None if described is None else described.description(images)
+    made_from = fingerprint(images, labels)
+    return Examples(labels, images, codes, decode(decoder, codes), in_pile, made_from, points)
 
 
 def get_similarity(
@@ -246,8 +308,11 @@ def label_session(
     examples: Examples,
     similarity: np.ndarray,
     settings: LabelSettings,
+    described: Described | None = None,
 ) -> LabelSession:
-    """Everything the labels are made from, for ``relabel()`` now and after each review."""
+    """Everything the labels are made from, for ``relabel()`` now and after each review.
+    The neighbour graph is built on the points ``settings.graph`` names: the pile
+    ``described`` (the default), or its codes."""
     if settings.poisson > 0 and not uses_poisson(settings, len(encoded["codes"])):
         print(
             f"{len(encoded['codes']):,} images: Poisson learning is used up to "
@@ -257,12 +322,12 @@ def label_session(
         run,
         pile.test_ids,
         pile.class_names,
-        encoded["codes"],
+        graph_points(settings, encoded, described),
         reconstructions,
         clusters,
         similarity,
         examples.labels,
-        examples.codes,
+        examples.graph_points(settings),
         examples.reconstructions,
         examples.known(),
         settings,
@@ -291,9 +356,12 @@ def open_session(
     _, encoder, decoder, _ = get_autoencoder(run, profile, pile, seed=seed, verbose=0)
     encoded = get_codes(run, encoder, pile)
     recon = get_reconstructions(run, decoder, encoded)
-    clusters = get_clusters(run, encoded["codes"], len(pile.class_names), seed=seed)["clusters"]
-    examples = get_examples(pile, encoder, decoder, per_class, seed=seed)
+    described = get_description(run, pile, seed)
+    clusters = get_clusters(run, described.points, len(pile.class_names), seed=seed)["clusters"]
+    examples = get_examples(pile, encoder, decoder, per_class, seed, described)
     settings = LabelSettings()
     similarity = get_similarity(run, recon, examples, len(pile.class_names), settings.max_val)
-    session = label_session(run, pile, encoded, recon, clusters, examples, similarity, settings)
+    session = label_session(
+        run, pile, encoded, recon, clusters, examples, similarity, settings, described
+    )
     return session, pile
