@@ -48,6 +48,48 @@ def made_by(name: str, report: dict) -> list[str]:
     return ["", f"*From `benchmarks/results/{name}` (commit {commit}): `{command}`.*"]
 
 
+def scoreboard(name: str, r: dict) -> list[str]:
+    """Every pile with truth, the defaults and what each part adds (benchmarks/piles.py)."""
+    lines = [f"## The scoreboard: every pile with truth, defaults: `{name}`", *made_by(name, r)]
+    lines += [
+        "",
+        f"Means over the example draws {r['draws']} (examples per class: "
+        + ", ".join(f"{p} {n}" for p, n in r["examples_per_class"].items())
+        + "). *best share at 0.95*: the largest share of the pile any threshold accepts with "
+        "precision >= 0.95, ranked by the workbook's confidence (chosen with the truth); "
+        "*calibrated*: the share the starting threshold accepts, and the precision it "
+        "delivers (its promise: 0.95). Each row below the defaults changes one thing.",
+    ]
+    rows = []
+    for pile, result in r["piles"].items():
+        for label, m in result["labellings"].items():
+            rows.append(
+                [
+                    pile if label == "defaults" else "",
+                    f"**{label}**" if label == "defaults" else label,
+                    num(m["accuracy"]),
+                    pct(m["best_share_at_95"]),
+                    pct(m["calibrated_share"]),
+                    num(m["delivered_precision"]),
+                ]
+            )
+    header = ["pile", "labelling", "accuracy", "best share at 0.95", "calibrated", "precision"]
+    lines += markdown_table(header, rows)
+    lines += ["", "The headless run (`python -m helpers run`, full profile, draw 0's examples):"]
+    runs = [
+        [
+            pile,
+            f"`{x['headless']['command']}`",
+            f"{x['headless']['seconds']:.0f}",
+            f"{x['headless']['peak_rss_gib']}",
+            num(x["headless"]["labels_csv"]["accuracy"]),
+        ]
+        for pile, x in r["piles"].items()
+    ]
+    header = ["pile", "command", "seconds", "peak memory, GiB", "labels.csv accuracy"]
+    return lines + markdown_table(header, runs)
+
+
 def quality(name: str, r: dict) -> list[str]:
     lines = [f"## Labels on Fashion-MNIST: `{name}`", *made_by(name, r)]
     lines += [
@@ -323,6 +365,7 @@ def relabel(name: str, r: dict) -> list[str]:
 
 
 SECTIONS = {
+    "piles": scoreboard,
     "quality": quality,
     "review": review,
     "refine": refine,
