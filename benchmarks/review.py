@@ -36,6 +36,7 @@ import numpy as np
 
 from benchmarks.reports import command, commit, markdown_table, save_report
 from helpers.core.run_dir import RunDir
+from helpers.data.description import fit_description
 from helpers.data.fashion_mnist import (
     CLASS_NAMES,
     choose_examples,
@@ -76,19 +77,20 @@ def fashion_base(draw: int) -> tuple[dict, np.ndarray]:
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x_train, x_test = to_float_images(x_train), to_float_images(x_test)
     ae, enc, dec = load_weights(shipped_weights_path())
-    codes = encode(enc, x_test)
-    recon = Reconstructions(dec, codes)
+    recon = Reconstructions(dec, encode(enc, x_test))
+    description = fit_description(x_test)  # the graph's points, as the workbook's
+    points = description(x_test)
     idx = choose_examples(y_train, 10, seed=draw)
     ex_recon = reconstruct(ae, x_train[idx])
     base = dict(
         image_ids=np.arange(len(x_test)),
         class_names=CLASS_NAMES,
-        codes=codes,
+        codes=points,
         reconstructions=recon,
-        clusters=cluster_codes(codes, 10),
+        clusters=cluster_codes(points, 10),
         similarity=recon.similarity(ex_recon),
         example_labels=y_train[idx],
-        example_codes=encode(enc, x_train[idx]),
+        example_codes=description(x_train[idx]),
         example_reconstructions=ex_recon,
         example_known=Known.of([], [], "example"),
     )
@@ -99,7 +101,14 @@ def usps_base(draw: int) -> tuple[dict, np.ndarray]:
     """The USPS digits as a folder, labelled by the workbook's own steps with its defaults;
     5 examples per digit drawn from the pile (seed ``draw``)."""
     from helpers.run.weights import get_autoencoder
-    from helpers.run.workflow import get_clusters, get_codes, get_examples, get_similarity, setup
+    from helpers.run.workflow import (
+        get_clusters,
+        get_codes,
+        get_description,
+        get_examples,
+        get_similarity,
+        setup,
+    )
 
     inputs = ROOT / "runs" / "review-usps-inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -124,18 +133,19 @@ def usps_base(draw: int) -> tuple[dict, np.ndarray]:
     )
     _, enc, dec, _ = get_autoencoder(run, profile, split, verbose=0)
     codes = get_codes(run, enc, split)["codes"]
-    clusters = get_clusters(run, codes, len(split.class_names))["clusters"]
-    examples = get_examples(split, enc, dec, per_class=5)
+    described = get_description(run, split)  # the graph's points, as the workbook's
+    clusters = get_clusters(run, described.points, len(split.class_names))["clusters"]
+    examples = get_examples(split, enc, dec, 5, described=described)
     recon = Reconstructions(dec, codes)
     base = dict(
         image_ids=split.test_ids,
         class_names=split.class_names,
-        codes=codes,
+        codes=described.points,
         reconstructions=recon,
         clusters=clusters,
         similarity=get_similarity(run, recon, examples, len(split.class_names)),
         example_labels=examples.labels,
-        example_codes=examples.codes,
+        example_codes=examples.points,
         example_reconstructions=examples.reconstructions,
         example_known=examples.known(),
     )

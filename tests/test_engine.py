@@ -65,6 +65,11 @@ def test_a_local_ray_gives_the_local_engines_labels(pile_folder, tmp_path):
             assert abs(float(a[key]) - float(b[key])) <= 1e-6, (key, a, b)
     codes = [np.load(tmp_path / run / "codes.npz")["codes"] for run in ("local", "ray")]
     np.testing.assert_allclose(codes[0], codes[1], atol=1e-5)
+    # each image described on the Ray actors, as it is here
+    assert "scored and described" in (done_on_ray / "03_visualize_latents.ipynb").read_text()
+    points = [np.load(tmp_path / run / "description.npz")["points"] for run in ("local", "ray")]
+    assert points[0].shape == (len(paths), min(100, len(paths)))
+    np.testing.assert_allclose(points[0], points[1], atol=1e-5)
 
 
 def test_a_ray_started_here_is_shut_down_after_an_error():
@@ -119,7 +124,7 @@ def test_a_cluster_of_nodes_reads_and_scores_as_here_even_when_nodes_are_lost(
         results = R.read_files_on_ray(files, fmt, into, cluster.address, lose_one)
         pile = folder_from_results(root / "pile", files, results, into)
         lose_one.map = 1
-        codes, similarity = score_images_on_ray(
+        codes, similarity, _ = score_images_on_ray(
             pile.images, encoder, decoder, targets, 1.0, cluster.address, lose_one
         )
         assert sum(n["Alive"] for n in ray.nodes()) == (1 if lose_nodes else 3)

@@ -17,16 +17,19 @@ own, a batch at a time, so memory grows with the batch and the sample, never the
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from helpers.data.scattering import DEFAULT_ORIENTATIONS, padded_size, scattering
 
 DIMENSIONS = 100  # directions of the pile kept (PCA)
 FIT_SAMPLE = 20_000  # images the projection is fitted on, at most
 FIT_FLOATS = 200_000_000  # and at most this many scattering coefficients (800 MB) in all
-BATCH_BYTES = 256 * 2**20  # the transform's largest intermediate array, per batch
+BATCH_BYTES = 256 * 2**20  # the transform's largest intermediate array, per batch (and core)
 
 
 def scales_for(size: int) -> int:
@@ -35,23 +38,25 @@ def scales_for(size: int) -> int:
     return 2 if size <= 32 else 3
 
 
-def batch_size(image_shape: tuple[int, int, int]) -> int:
+def batch_size(image_shape: tuple[int, int, int], J: int | None = None) -> int:
     """Images transformed at a time, so the largest intermediate stays under BATCH_BYTES."""
     h, w, channels = image_shape
-    J = scales_for(min(h, w))
+    J = scales_for(min(h, w)) if J is None else J
     per_plane = DEFAULT_ORIENTATIONS**2 * padded_size(h, J) * padded_size(w, J) * 8
     return max(1, BATCH_BYTES // (per_plane * channels))
 
 
-def scattering_features(images: np.ndarray) -> np.ndarray:
-    """(n, features) square-rooted scattering coefficients of (n, h, w, channels) images in
-    [0, 1], each colour channel on its own, a batch at a time (float32)."""
-    images = np.asarray(images) if not isinstance(images, np.ndarray) else images
+def scattering_features(images: np.ndarray, J: int | None = None) -> np.ndarray:
+    """(n, features) square-rooted scattering coefficients of (n, h, w, channels) images
+    (uint8, or float in [0, 1]), each colour channel on its own, a batch at a time (float32).
+    ``J`` None: ``scales_for`` the images' size."""
     h, w = images.shape[1:3]
-    J, step = scales_for(min(h, w)), batch_size(tuple(images.shape[1:]))
+    J = scales_for(min(h, w)) if J is None else J
+    step = batch_size(tuple(images.shape[1:]), J)
+    scale = 1 / 255 if images.dtype == np.uint8 else 1.0
     parts = []
     for i in range(0, len(images), step):
-        coefficients = scattering(np.asarray(images[i : i + step], np.float32), J)
+        coefficients = scattering(np.asarray(images[i : i + step], np.float32) * scale, J)
         parts.append(np.sqrt(np.maximum(coefficients, 0.0)).reshape(len(coefficients), -1))
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
@@ -61,8 +66,9 @@ class Description:
     """The fitted projection: scattering features -> ``dimensions`` whitened directions."""
 
     mean: np.ndarray  # (features,)
-    components: np.ndarray  # (dimensions, features), each divided by its spread
+    components: np.ndarray  # (dimensions, features), each divided by its spread (whitened)
     image_shape: tuple[int, int, int]
+    scales: int  # J of the scattering
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """(n, dimensions) unit vectors describing (n, h, w, channels) images."""
@@ -71,12 +77,30 @@ class Description:
                 f"images of shape {tuple(images.shape[1:])} cannot be described by a "
                 f"projection fitted on {self.image_shape}"
             )
-        step = batch_size(self.image_shape)
+        step = batch_size(self.image_shape, self.scales)
         out = np.empty((len(images), len(self.components)), np.float32)
-        for i in range(0, len(images), step):
-            projected = (scattering_features(images[i : i + step]) - self.mean) @ self.components.T
+
+        def describe(i: int) -> None:
+            features = scattering_features(images[i : i + step], self.scales)
+            projected = (features - self.mean) @ self.components.T
             norms = np.linalg.norm(projected, axis=1, keepdims=True)
             out[i : i + step] = projected / np.maximum(norms, 1e-12)
+
+        starts = range(0, len(images), step)
+        if len(starts) == 1:
+            describe(0)
+            return out
+        # the FFTs and array arithmetic release the GIL: a batch per core, in threads
+        with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:
+            list(
+                tqdm(
+                    pool.map(describe, starts),
+                    total=len(starts),
+                    desc="describing",
+                    unit="batch",
+                    leave=False,
+                )
+            )
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -85,6 +109,7 @@ class Description:
             "mean": self.mean,
             "components": self.components,
             "image_shape": np.asarray(self.image_shape),
+            "scales": np.asarray(self.scales),
         }
 
     @staticmethod
@@ -93,18 +118,28 @@ class Description:
             np.asarray(arrays["mean"], np.float32),
             np.asarray(arrays["components"], np.float32),
             tuple(int(s) for s in arrays["image_shape"]),
+            int(arrays["scales"]),
         )
 
 
-def fit_description(images: np.ndarray, seed: int = 0, dimensions: int = DIMENSIONS) -> Description:
-    """The projection fitted on a seeded sample of ``images`` (all of them if few)."""
+def fit_description(
+    images: np.ndarray,
+    seed: int = 0,
+    dimensions: int = DIMENSIONS,
+    scales: int | None = None,
+    whiten: bool = True,
+) -> Description:
+    """The projection fitted on a seeded sample of ``images`` (all of them if few).
+    ``scales``: J (None: ``scales_for`` the size); ``whiten`` False keeps each direction's
+    own spread (measured: worse, benchmarks/description.py)."""
     n = len(images)
     if n < 2:
         raise ValueError(f"{n} image(s) are too few to fit a description on")
-    features_per_image = scattering_features(images[:1]).shape[1]
+    J = scales_for(min(images.shape[1:3])) if scales is None else scales
+    features_per_image = scattering_features(images[:1], J).shape[1]
     size = min(n, FIT_SAMPLE, max(2, FIT_FLOATS // features_per_image))
     picked = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    features = scattering_features(images[picked] if size < n else images)
+    features = scattering_features(images[picked] if size < n else images, J)
     mean = features.mean(axis=0)
     centred = features - mean
     k = min(dimensions, *centred.shape)
@@ -119,5 +154,7 @@ def fit_description(images: np.ndarray, seed: int = 0, dimensions: int = DIMENSI
         order = np.argsort(values)[::-1][:k]
         directions = vectors[:, order].T
     spread = np.sqrt(np.maximum(values[order], 1e-12) / max(len(features) - 1, 1))
-    components = (directions / spread[:, None]).astype(np.float32)
-    return Description(mean.astype(np.float32), components, tuple(images.shape[1:]))
+    components = directions / spread[:, None] if whiten else directions
+    return Description(
+        mean.astype(np.float32), components.astype(np.float32), tuple(images.shape[1:]), J
+    )

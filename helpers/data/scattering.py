@@ -102,11 +102,18 @@ def n_paths(J: int, L: int = DEFAULT_ORIENTATIONS) -> int:
 
 
 def _subsample(spectrum: np.ndarray, k: int) -> np.ndarray:
-    """A batch of spectra of signals subsampled ``k`` times in space (aliasing folded)."""
+    """A batch of spectra of signals subsampled ``k`` times in space (aliasing folded): the
+    mean of the ``k * k`` blocks, added as views (a reduction over strided axes is slower)."""
     if k == 1:
         return spectrum
-    *batch, m, n = spectrum.shape
-    return spectrum.reshape(*batch, k, m // k, k, n // k).mean(axis=(-4, -2))
+    m, n = spectrum.shape[-2] // k, spectrum.shape[-1] // k
+    out = spectrum[..., :m, :n].copy()
+    for a in range(k):
+        for b in range(k):
+            if a or b:
+                out += spectrum[..., a * m : (a + 1) * m, b * n : (b + 1) * n]
+    out /= k * k
+    return out
 
 
 def scattering(images: np.ndarray, J: int, L: int = DEFAULT_ORIENTATIONS) -> np.ndarray:

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from helpers.core import engine
 from helpers.core.run_dir import RunDir
+from helpers.data.description import Description
 from helpers.model.autoencoder import build_autoencoder, decode, encode
 from helpers.ssim import DEFAULT_MAX_VAL, pairwise_ssim
 
@@ -137,9 +138,9 @@ class Reconstructions:
 
 
 class ScoreImages:
-    """Ray Data callable: a batch of decoded images in, each one's code and SSIM against
-    every target out. Built once per actor: the model is loaded from its weights there, not
-    sent with every batch."""
+    """Ray Data callable: a batch of decoded images in, each one's code, SSIM against every
+    target and (given a fitted description) its description out. Built once per actor: the
+    model is loaded from its weights there, not sent with every batch."""
 
     def __init__(
         self,
@@ -149,8 +150,10 @@ class ScoreImages:
         latent_dim: int,
         targets: np.ndarray,
         max_val: float,
+        description: dict[str, np.ndarray] | None = None,
     ):
         _, self.encoder, self.decoder = build_autoencoder(image_shape, latent_dim)
+        self.describe = None if description is None else Description.from_arrays(description)
         self.encoder.set_weights(encoder_weights)
         self.decoder.set_weights(decoder_weights)
         self.targets, self.max_val = np.asarray(targets, np.float32), max_val
@@ -158,7 +161,10 @@ class ScoreImages:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         codes = encode(self.encoder, batch["image"])
         similarity = score_batch(self.decoder, codes, self.targets, self.max_val)
-        return {"index": batch["index"], "code": codes, "similarity": similarity}
+        out = {"index": batch["index"], "code": codes, "similarity": similarity}
+        if self.describe is not None:
+            out["point"] = self.describe(batch["image"])
+        return out
 
 
 def score_images_on_ray(
@@ -169,9 +175,11 @@ def score_images_on_ray(
     max_val: float,
     address: str | None = None,
     on_batch=None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every image encoded, its code decoded and scored against ``targets`` on Ray: the
-    codes (n, latent_dim) and SSIM (n, n_targets), in the images' order.
+    description: Description | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Every image encoded, its code decoded and scored against ``targets`` on Ray, and
+    (given a fitted ``description``) described: the codes (n, latent_dim), SSIM
+    (n, n_targets) and descriptions (n, dimensions; None without one), in the images' order.
 
     ``images`` (memory-mapped, say) go to Ray's object store a batch at a time, owned by
     this process: a worker node lost on the way loses only the results in flight there,
@@ -182,6 +190,11 @@ def score_images_on_ray(
     latent_dim = int(encoder.output.shape[-1])
     codes = np.zeros((len(images), latent_dim), np.float32)
     similarity = np.zeros((len(images), len(targets)), np.float32)
+    points = (
+        None
+        if description is None
+        else np.zeros((len(images), len(description.components)), np.float32)
+    )
     with engine.ray_cluster(address) as plan:
         print(f"Ray: encoding and scoring {len(images):,} images")
         blocks = (
@@ -200,11 +213,14 @@ def score_images_on_ray(
             "latent_dim": latent_dim,
             "targets": targets,
             "max_val": max_val,
+            "description": None if description is None else description.arrays(),
         }
         done = 0
         for part in engine.map_blocks(blocks, ScoreImages, settings, plan):
             codes[part["index"]], similarity[part["index"]] = part["code"], part["similarity"]
+            if points is not None:
+                points[part["index"]] = part["point"]
             done += len(part["index"])
             if on_batch is not None:
                 on_batch(done)
-    return codes, similarity
+    return codes, similarity, points

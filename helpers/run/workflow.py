@@ -114,21 +114,38 @@ def get_codes(
         return run.arrays_made_from(CODES, made_from, lambda: _encode_here(encoder, pile, engine))
     examples = None if decoder is None else get_examples(pile, encoder, decoder, 1, seed=seed)
     codes = run.load_fresh_arrays(CODES, made_from)
+    described = run.load_fresh_arrays(DESCRIPTION, _description_made_from(pile, seed))
     if codes is not None and (
         examples is None  # codes alone were asked for
-        or run.load_fresh_arrays(SCORES, _scores_made_from(run, examples, DEFAULT_MAX_VAL))
+        or (
+            described is not None
+            and run.load_fresh_arrays(SCORES, _scores_made_from(run, examples, DEFAULT_MAX_VAL))
+        )
     ):
         return codes
     if examples is None:
         raise ValueError("the ray engine scores the reconstructions too: pass decoder=")
-    codes, similarity = score_images_on_ray(
-        pile.x_test, encoder, decoder, examples.reconstructions, DEFAULT_MAX_VAL, ray_address
-    )  # codes and scores together, or both again
+    description = fit_description(pile.x_test, seed)  # on a sample, here; then on Ray
+    codes, similarity, points = score_images_on_ray(
+        pile.x_test,
+        encoder,
+        decoder,
+        examples.reconstructions,
+        DEFAULT_MAX_VAL,
+        ray_address,
+        description=description,
+    )  # codes, scores and descriptions together, or all again
     run.save_arrays(CODES, codes=codes, made_from=np.asarray(made_from))
     run.invalidate_after(CODES)
     made = _scores_made_from(run, examples, DEFAULT_MAX_VAL)  # from the codes just saved
     run.save_arrays(SCORES, similarity=similarity, made_from=np.asarray(made))
-    print(f"Ray: {len(codes):,} images encoded and scored")
+    run.save_arrays(
+        DESCRIPTION,
+        points=points,
+        **description.arrays(),
+        made_from=np.asarray(_description_made_from(pile, seed)),
+    )
+    print(f"Ray: {len(codes):,} images encoded, scored and described")
     return run.load_arrays(CODES)
 
 
@@ -165,7 +182,7 @@ def get_description(run: RunDir, pile: Pile, seed: int = 0) -> Described:
     ``helpers.data.description``): the points of the neighbour graph that spreading,
     Poisson learning, calibration and the clusters walk. Made from the images alone: new
     weights leave it as it is."""
-    made_from = fingerprint(pile.made_from, seed, DESCRIPTION)
+    made_from = _description_made_from(pile, seed)
 
     def make() -> dict[str, np.ndarray]:
         description = fit_description(pile.x_test, seed)
@@ -173,6 +190,10 @@ def get_description(run: RunDir, pile: Pile, seed: int = 0) -> Described:
 
     arrays = run.arrays_made_from(DESCRIPTION, made_from, make)
     return Described(arrays["points"], Description.from_arrays(arrays), made_from)
+
+
+def _description_made_from(pile: Pile, seed: int) -> str:
+    return fingerprint(pile.made_from, seed, DESCRIPTION)
 
 
 def graph_points(
