@@ -11,7 +11,8 @@ full profile, draw 0's examples): its wall time and peak memory, and its labels.
 back. Then every draw is labelled in this process by the same steps notebook 05 takes (the
 run directory's weights, codes, description and clusters reused), with the defaults and
 with one part changed at a time, to measure what each part adds: the graph on the codes
-instead of the description, no Poisson learning, no spreading, SSIM alone.
+instead of the description, no Poisson learning, no spreading, Poisson learning alone
+(no SSIM), SSIM alone.
 
 Per pile and labelling, means over the draws: accuracy (every image labelled), the best
 share any threshold keeps at precision 0.95 (by the workbook's confidence), the share the
@@ -55,6 +56,7 @@ LABELLINGS = {
     "graph on the codes": replace(DEFAULT_SETTINGS, graph="codes"),
     "no Poisson learning": replace(DEFAULT_SETTINGS, poisson=0.0),
     "no spreading": replace(DEFAULT_SETTINGS, spread=0.0),
+    "Poisson learning alone": replace(DEFAULT_SETTINGS, spread=0.0, poisson=1.0),
     "SSIM alone": replace(DEFAULT_SETTINGS, spread=0.0, poisson=0.0),
 }
 
