@@ -37,9 +37,9 @@ from helpers.labelling.poisson import poisson_scores
 ROOT = Path(__file__).resolve().parent.parent
 # (image size, colour) each folder pile is read at; Fashion-MNIST is 28 x 28 grey
 READS = {
-    "usps": [(16, "grey"), (28, "grey"), (32, "grey")],
-    "intel-scenes": [(32, "grey"), (32, "rgb"), (48, "grey"), (48, "rgb"), (64, "rgb")],
-    "neu-steel": [(32, "grey"), (48, "grey"), (64, "grey")],
+    "usps": [(16, "grey"), (28, "grey")],
+    "intel-scenes": [(32, "rgb"), (48, "grey"), (48, "rgb")],
+    "neu-steel": [(32, "grey"), (64, "grey")],
 }
 
 
@@ -94,15 +94,14 @@ def _hog(images: np.ndarray) -> np.ndarray:
 
 VARIANTS = {
     "scattering (the default)": Variant(
-        "J by size (2 up to 32 px, else 3), sqrt, PCA-100, whitened, cosine", fit_description
+        "J by size (2 up to 32 px, else 3), sqrt, PCA-100, spread ** 0.75, cosine", fit_description
     ),
     "scattering J=2": Variant("J=2 at every size", lambda x: fit_description(x, scales=2)),
     "scattering J=3": Variant("J=3 where the size allows", lambda x: fit_description(x, scales=3)),
-    "scattering, not whitened": Variant(
-        "the default without whitening", lambda x: fit_description(x, whiten=False)
-    ),
+    "scattering, whitened": Variant("spread ** 1", lambda x: fit_description(x, whiten=1.0)),
+    "scattering, half whitened": Variant("spread ** 0.5", lambda x: fit_description(x, whiten=0.5)),
+    "scattering, not whitened": Variant("spread ** 0", lambda x: fit_description(x, whiten=0.0)),
     "scattering, 50 directions": Variant("PCA-50", lambda x: fit_description(x, dimensions=50)),
-    "scattering, 200 directions": Variant("PCA-200", lambda x: fit_description(x, dimensions=200)),
     "raw pixels": Variant("pixels, PCA-100, whitened, cosine", _pca_whitened(_pixels)),
     "HOG": Variant("HOG, PCA-100, whitened, cosine", _pca_whitened(_hog)),
 }

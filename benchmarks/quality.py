@@ -52,7 +52,7 @@ ROWS = [
     replace(TODAY, rule="cluster"),  # the same, one example per class
     replace(DEFAULT_SETTINGS, rule="image", graph="codes"),  # the defaults before the description
     replace(DEFAULT_SETTINGS, rule="cluster", graph="codes"),
-    replace(DEFAULT_SETTINGS, rule="image", poisson=0.5),
+    replace(DEFAULT_SETTINGS, rule="image", poisson=0.8),
     replace(DEFAULT_SETTINGS, rule="image"),  # the defaults
     replace(DEFAULT_SETTINGS, rule="image", threshold_on="margin"),  # the defaults before
     replace(DEFAULT_SETTINGS, rule="image", poisson=1.0),

@@ -7,8 +7,10 @@ pixels: trained for minutes, it learns what reconstructs well (background, light
 what tells classes apart. A wavelet scattering transform (``helpers.data.scattering``)
 needs no training and measures what edges and textures an image has, where: its square
 root (which evens out strong and weak coefficients), projected on the pile's 100 main
-directions (PCA fitted on a seeded sample of the pile), each direction scaled to unit
-variance (whitened) and the vector to unit length (so nearness is cosine similarity).
+directions (PCA fitted on a seeded sample of the pile), each direction divided by its
+spread to the power ``WHITEN`` (partly whitened: the weak directions count more than in the
+pile, less than the strong ones) and the vector scaled to unit length (so nearness is
+cosine similarity).
 How it compares with the codes on every pile with truth: docs/results.md (benchmarks/piles.py).
 
 The projection is fitted once, on a sample; after that each image is described on its
@@ -29,7 +31,17 @@ from helpers.data.scattering import DEFAULT_ORIENTATIONS, padded_size, scatterin
 DIMENSIONS = 100  # directions of the pile kept (PCA)
 FIT_SAMPLE = 20_000  # images the projection is fitted on, at most
 FIT_FLOATS = 200_000_000  # and at most this many scattering coefficients (800 MB) in all
+# Each direction divided by its spread to this power: 1 whitens (every direction counts
+# the same), 0 keeps the pile's own spread. 0.75 labelled as well as 1 on Fashion-MNIST and
+# USPS and far better on the photos and the steel (benchmarks/description.py)
+WHITEN = 0.75
 BATCH_BYTES = 256 * 2**20  # the transform's largest intermediate array, per batch (and core)
+
+
+def recipe() -> tuple:
+    """How descriptions are made, for the run directory's ``made_from``: another recipe
+    describes the pile again."""
+    return ("scattering", DEFAULT_ORIENTATIONS, "sqrt", DIMENSIONS, WHITEN, FIT_SAMPLE, FIT_FLOATS)
 
 
 def scales_for(size: int) -> int:
@@ -63,10 +75,10 @@ def scattering_features(images: np.ndarray, J: int | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Description:
-    """The fitted projection: scattering features -> ``dimensions`` whitened directions."""
+    """The fitted projection: scattering features -> ``dimensions`` (partly) whitened directions."""
 
     mean: np.ndarray  # (features,)
-    components: np.ndarray  # (dimensions, features), each divided by its spread (whitened)
+    components: np.ndarray  # (dimensions, features), each divided by its spread ** WHITEN
     image_shape: tuple[int, int, int]
     scales: int  # J of the scattering
 
@@ -127,11 +139,11 @@ def fit_description(
     seed: int = 0,
     dimensions: int = DIMENSIONS,
     scales: int | None = None,
-    whiten: bool = True,
+    whiten: float = WHITEN,
 ) -> Description:
     """The projection fitted on a seeded sample of ``images`` (all of them if few).
-    ``scales``: J (None: ``scales_for`` the size); ``whiten`` False keeps each direction's
-    own spread (measured: worse, benchmarks/description.py)."""
+    ``scales``: J (None: ``scales_for`` the size); ``whiten``: each direction is divided by
+    its spread to this power (1: whitened, 0: its own spread kept)."""
     n = len(images)
     if n < 2:
         raise ValueError(f"{n} image(s) are too few to fit a description on")
@@ -154,7 +166,7 @@ def fit_description(
         order = np.argsort(values)[::-1][:k]
         directions = vectors[:, order].T
     spread = np.sqrt(np.maximum(values[order], 1e-12) / max(len(features) - 1, 1))
-    components = directions / spread[:, None] if whiten else directions
+    components = directions / spread[:, None] ** whiten
     return Description(
         mean.astype(np.float32), components.astype(np.float32), tuple(images.shape[1:]), J
     )

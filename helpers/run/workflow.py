@@ -23,6 +23,7 @@ from helpers.core.run_dir import (
     fingerprint,
 )
 from helpers.data.description import Description, fit_description
+from helpers.data.description import recipe as description_recipe
 from helpers.data.fashion_mnist import check_examples_cover_classes, choose_examples
 from helpers.data.inputs import resolve_inputs
 from helpers.data.pile import Pile, load_pile
@@ -193,7 +194,7 @@ def get_description(run: RunDir, pile: Pile, seed: int = 0) -> Described:
 
 
 def _description_made_from(pile: Pile, seed: int) -> str:
-    return fingerprint(pile.made_from, seed, DESCRIPTION)
+    return fingerprint(pile.made_from, seed, DESCRIPTION, description_recipe())
 
 
 def graph_points(
