@@ -88,6 +88,42 @@ def scoreboard(name: str, r: dict) -> list[str]:
     return lines + markdown_table(header, runs)
 
 
+def description(name: str, r: dict) -> list[str]:
+    """Ways of describing the images for the graph (benchmarks/description.py)."""
+    lines = [f"## Describing the images for the neighbour graph: `{name}`", *made_by(name, r)]
+    lines += [
+        "",
+        f"Labelled by {r['labelling']}; means over the draws {r['draws']}. *agreement*: the "
+        "share of an image's 10 nearest images of its class (the first 5,000 images); "
+        "*ms/image*: describing, fit included, on a shared 2-core machine.",
+    ]
+    rows = []
+    for pile, reads in r["piles"].items():
+        for read, variants in reads.items():
+            for variant, m in variants.items():
+                rows.append(
+                    [
+                        pile,
+                        read,
+                        f"**{variant}**" if "default" in variant else variant,
+                        num(m["accuracy"]),
+                        pct(m["best_share_at_95"]),
+                        num(m["neighbour_agreement"]),
+                        num(m["ms_per_image"], 1),
+                    ]
+                )
+    header = [
+        "pile",
+        "read at",
+        "description",
+        "accuracy",
+        "best share at 0.95",
+        "agreement",
+        "ms/image",
+    ]
+    return lines + markdown_table(header, rows)
+
+
 def quality(name: str, r: dict) -> list[str]:
     lines = [f"## Labels on Fashion-MNIST: `{name}`", *made_by(name, r)]
     lines += [
@@ -373,6 +409,7 @@ def relabel(name: str, r: dict) -> list[str]:
 
 SECTIONS = {
     "piles": scoreboard,
+    "description": description,
     "quality": quality,
     "review": review,
     "refine": refine,
