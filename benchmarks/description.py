@@ -15,7 +15,6 @@ autoencoder and SSIM, by ``benchmarks/piles.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.piles import PILES, WORK, inputs_of, per_class
+from benchmarks.piles import WORK, arguments, inputs_of, per_class
 from benchmarks.reports import command, commit, save_report
 from helpers.core.config import get_profile
 from helpers.data.description import fit_description
@@ -156,11 +155,7 @@ def measure_pile(pile: str, draws: list[int]) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--piles", default=",".join(PILES))
-    parser.add_argument("--draws", default="0,1,2")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    args = parser.parse_args(argv)
+    args = arguments(__doc__).parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
     report = {
         "commit": commit(),

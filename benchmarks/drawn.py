@@ -25,11 +25,7 @@ class Points:
     description: np.ndarray | None = None  # None: only the codes' graph is measured
 
     def of(self, settings: LabelSettings) -> np.ndarray:
-        if settings.graph == "codes":
-            return self.codes
-        if self.description is None:
-            raise ValueError("this benchmark has no description: use settings with graph='codes'")
-        return self.description
+        return settings.graph_points(self.codes, self.description)
 
 
 @dataclass(frozen=True)

@@ -206,12 +206,17 @@ def measure(labels, threshold: float, truth: np.ndarray) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options this benchmark and benchmarks/description.py share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--piles", default=",".join(PILES))
     parser.add_argument("--draws", default="0,1,2")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = arguments(__doc__).parse_args(argv)
     piles = [p for p in args.piles.split(",") if p]
     draws = [int(d) for d in args.draws.split(",")]
     report = {

@@ -71,6 +71,15 @@ class LabelSettings:
         if not 0.0 <= self.poisson <= 1.0:
             raise ValueError(f"poisson must be in [0, 1], not {self.poisson}")
 
+    def graph_points(self, codes: np.ndarray, description: np.ndarray | None) -> np.ndarray:
+        """The points of the neighbour graph these settings walk: the images' ``codes`` or
+        their ``description`` (``self.graph``)."""
+        if self.graph == "codes":
+            return codes
+        if description is None:
+            raise ValueError("graph 'description' needs the images described (get_description)")
+        return description
+
     def rule_for(self, example_labels) -> LabelRule:
         """The rule to use with these examples (``rule=None`` decides by their count)."""
         if self.rule is not None:

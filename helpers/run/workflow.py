@@ -197,17 +197,6 @@ def _description_made_from(pile: Pile, seed: int) -> str:
     return fingerprint(pile.made_from, seed, DESCRIPTION, description_recipe())
 
 
-def graph_points(
-    settings: LabelSettings, encoded: dict[str, np.ndarray], described: Described | None
-) -> np.ndarray:
-    """The points the neighbour graph is built on: ``settings.graph`` says which."""
-    if settings.graph == "codes":
-        return encoded["codes"]
-    if described is None:
-        raise ValueError("settings.graph 'description' needs the pile described: pass described=")
-    return described.points
-
-
 def get_clusters(
     run: RunDir,
     points: np.ndarray,
@@ -261,11 +250,7 @@ class Examples:
 
     def graph_points(self, settings: LabelSettings) -> np.ndarray:
         """Where the examples join the neighbour graph that ``settings.graph`` names."""
-        if settings.graph == "codes":
-            return self.codes
-        if self.points is None:
-            raise ValueError("the examples were not described: pass described= to get_examples")
-        return self.points
+        return settings.graph_points(self.codes, self.points)
 
     def known(self) -> Known:
         """The examples that are in the pile: those images keep the class you gave them."""
@@ -344,7 +329,7 @@ def label_session(
         run,
         pile.test_ids,
         pile.class_names,
-        graph_points(settings, encoded, described),
+        settings.graph_points(encoded["codes"], described and described.points),
         reconstructions,
         clusters,
         similarity,
