@@ -104,24 +104,24 @@ def test_headless_run_writes_notebooks_html_and_labels(headless_run):
 def _library_labels(path):
     from helpers.core.config import get_profile
     from helpers.core.run_dir import RunDir
+    from helpers.data.description import Description
     from helpers.data.fashion_mnist import choose_examples
     from helpers.data.pile import load_pile
     from helpers.labelling.labels import label_images
-    from helpers.model.autoencoder import encode, load_weights
 
     run = RunDir(path)
-    scores, codes = run.load_arrays("scores.npz"), run.load_arrays("codes.npz")["codes"]
+    scores, described = run.load_arrays("scores.npz"), run.load_arrays("description.npz")
     split = load_pile(get_profile("smoke"))
     idx = choose_examples(split.y_train, 10, seed=0)  # notebook 05's defaults
-    _, encoder, _ = load_weights(run / "autoencoder.weights.h5")
+    describe = Description.from_arrays(described)  # the graph's points, as notebook 03's
     clusters = run.load_arrays("clusters.npz")["clusters"]
     return label_images(
         scores["similarity"],
         split.y_train[idx],
         10,
-        codes,
+        described["points"],
         clusters,
-        example_codes=encode(encoder, split.x_train[idx]),
+        example_codes=describe(split.x_train[idx]),
     ).label
 
 

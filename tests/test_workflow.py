@@ -23,7 +23,7 @@ def test_clusters_are_reused_while_fresh_and_remade_with_what_follows_them(tmp_p
 
     run.save_arrays("scores.npz", similarity=np.zeros((200, 3)), made_from=np.asarray("s"))
     run.save_csv("labels.csv", [{"image": 0}], ["image"])
-    W.get_clusters(run, codes, 3, method="kmeans", seed=1, of="codes.npz")  # other settings: made again
+    W.get_clusters(run, codes, 3, method="kmeans", seed=1, of="codes.npz")  # other settings
     assert made == [1, 1]
     assert not run.has("scores.npz") and not run.has("labels.csv")  # made from the old ones
 
