@@ -10,7 +10,7 @@ precision 0.95 (means over the draws). The winner is then checked whole, with th
 autoencoder and SSIM, by ``benchmarks/piles.py``.
 
     python -m benchmarks.description [--piles fashion,usps,intel-scenes,neu-steel]
-                                     [--draws 0,1,2]
+                                     [--draws 0,1,2] [--auto-only]
 """
 
 from __future__ import annotations
@@ -114,13 +114,14 @@ def read(pile: str, size: int | None, color: str | None, draw: int):
     return load_pile(get_profile("full"), 0, resolve_inputs(None, **settings))
 
 
-def measure_pile(pile: str, draws: list[int]) -> dict:
-    reads = READS.get(pile, [(None, None)])
+def measure_pile(pile: str, draws: list[int], auto_only: bool = False) -> dict:
+    reads = [(None, None)] if auto_only else READS.get(pile, [(None, None)])
     out = {}
     for size, color in reads:
         piles = [read(pile, size, color, draw) for draw in draws]
         first = piles[0]
-        key = f"{first.image_shape[0]}x{first.image_shape[1]} {color or 'grey'}"
+        shape = first.image_shape
+        key = f"{shape[0]}x{shape[1]} {'rgb' if shape[2] == 3 else 'grey'}"
         for name, variant in VARIANTS.items():
             if name == "scattering J=3" and first.image_shape[0] % 8:
                 continue
@@ -155,7 +156,9 @@ def measure_pile(pile: str, draws: list[int]) -> dict:
 
 
 def main(argv=None) -> int:
-    args = arguments(__doc__).parse_args(argv)
+    parser = arguments(__doc__)
+    parser.add_argument("--auto-only", action="store_true", help="each pile at its 'auto' read")
+    args = parser.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
     report = {
         "commit": commit(),
@@ -166,7 +169,7 @@ def main(argv=None) -> int:
         "piles": {},
     }
     for pile in args.piles.split(","):
-        report["piles"][pile] = measure_pile(pile, draws)
+        report["piles"][pile] = measure_pile(pile, draws, args.auto_only)
         save_report(args.out, "description.json", report)
     return 0
 
