@@ -99,8 +99,9 @@ class Description:
             out[i : i + step] = projected / np.maximum(norms, 1e-12)
 
         starts = range(0, len(images), step)
-        if len(starts) == 1:
-            describe(0)
+        if len(starts) <= 1:  # one batch (or no image): no threads
+            for i in starts:
+                describe(i)
             return out
         # the FFTs and array arithmetic release the GIL: a batch per core, in threads
         with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1)) as pool:
