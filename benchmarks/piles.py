@@ -153,8 +153,11 @@ print(json.dumps([time.time() - start, resource.getrusage(resource.RUSAGE_CHILDR
 """
 
 
-def label_draws(pile: str, draws: list[int]) -> dict:
-    """Every draw labelled as notebook 05 labels it, with each of ``LABELLINGS``."""
+def prepared(pile: str, draw: int) -> tuple:
+    """Draw ``draw`` of ``pile`` as notebook 05 has it, from the headless run's directory
+    (weights, codes, description and clusters reused): ``(steps, truth)``, where
+    ``steps(settings, run=None)`` makes the label session with those settings, reviews
+    kept in ``run`` (default: the pile's run directory)."""
     from helpers.run.weights import get_autoencoder
     from helpers.run.workflow import (
         get_clusters,
@@ -167,25 +170,42 @@ def label_draws(pile: str, draws: list[int]) -> dict:
         setup,
     )
 
+    profile, run, p = setup("full", str(WORK / pile / "run"), 0, **inputs_of(pile, draw))
+    _, encoder, decoder, _ = get_autoencoder(run, profile, p, verbose=0)
+    encoded = get_codes(run, encoder, p)
+    recon = get_reconstructions(run, decoder, encoded)
+    described = get_description(run, p)
+    k = len(p.class_names)
+    clusters = get_clusters(run, described.points, k)["clusters"]
+    examples = get_examples(p, encoder, decoder, per_class(pile), draw, described)
+    similarity = get_similarity(run, recon, examples, k)
+
+    def steps(settings, reviews_in=None):
+        return label_session(
+            reviews_in or run,
+            p,
+            encoded,
+            recon,
+            clusters,
+            examples,
+            similarity,
+            settings,
+            described,
+        )
+
+    return steps, p.y_test
+
+
+def label_draws(pile: str, draws: list[int]) -> dict:
+    """Every draw labelled as notebook 05 labels it, with each of ``LABELLINGS``."""
     rows = {name: [] for name in LABELLINGS}
     for draw in draws:
-        profile, run, p = setup("full", str(WORK / pile / "run"), 0, **inputs_of(pile, draw))
-        _, encoder, decoder, _ = get_autoencoder(run, profile, p, verbose=0)
-        encoded = get_codes(run, encoder, p)
-        recon = get_reconstructions(run, decoder, encoded)
-        described = get_description(run, p)
-        k = len(p.class_names)
-        clusters = get_clusters(run, described.points, k)["clusters"]
-        examples = get_examples(p, encoder, decoder, per_class(pile), draw, described)
-        similarity = get_similarity(run, recon, examples, k)
+        steps, truth = prepared(pile, draw)
         for name, settings in LABELLINGS.items():
             start = time.time()
-            session = label_session(
-                run, p, encoded, recon, clusters, examples, similarity, settings, described
-            )
-            labels, calibration = session.relabel()
+            labels, calibration = steps(settings).relabel()
             rows[name].append(
-                measure(labels, calibration.threshold, p.y_test) | {"seconds": time.time() - start}
+                measure(labels, calibration.threshold, truth) | {"seconds": time.time() - start}
             )
             print(f"{pile} draw {draw} {name}: {rows[name][-1]}", flush=True)
     return {

@@ -145,14 +145,13 @@ def test_poisson_held_out_scores_equal_learning_without_the_example(real_images)
     graph = G.knn_graph(pile.codes, 5)
     places = P.example_places(pile.codes, pile.example_codes, 5)
     steps = P.poisson_walk_steps(pile.codes, pile.example_codes, 5)
-    one_hot = np.eye(3)[ex_labels]
     pile_losses = L.class_losses(pile.similarity, ex_labels, 3, settings.aggregate)
-    full = G.poisson(graph, places @ (one_hot - one_hot.mean(axis=0)), steps)
+    full = G.poisson(graph, places @ P.poisson_sources(ex_labels, 3), steps)
     scale = pile_losses.std() / full.std()
     for i in range(len(ex_labels)):
         others = np.arange(len(ex_labels)) != i
-        centred = one_hot[others] - one_hot[others].mean(axis=0)
-        u = G.poisson(graph, places[:, others] @ centred, steps)
+        sources = P.poisson_sources(ex_labels[others], 3)  # each class weighed alike
+        u = G.poisson(graph, places[:, others] @ sources, steps)
         rows = places[:, i].nonzero()[0]
         expected = (1 - 0.6) * loo[i] - 0.6 * scale * u[rows].mean(axis=0)
         np.testing.assert_allclose(got[i], expected, atol=1e-5)

@@ -7,6 +7,7 @@ import multiprocessing
 import numpy as np
 
 from helpers.core.run_dir import RunDir
+from helpers.labelling.calibration import AUDITS_FOR_A_PROMISE
 from helpers.labelling.labels import Known, label_images
 from helpers.labelling.scoring import Reconstructions
 from helpers.labelling.settings import DEFAULT_SETTINGS
@@ -191,7 +192,8 @@ def test_review_queue_mixes_in_audit_picks_drawn_at_random(tmp_path, real_images
     ex_idx = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
     session = _session(tmp_path, x, ex_idx, y[ex_idx])
     labels, _ = session.relabel()
-    queue, audit = review_queue(labels, 20)
+    done = AUDITS_FOR_A_PROMISE  # the audit round is behind us
+    queue, audit = review_queue(labels, 20, audited=done)
     assert len(set(queue.tolist())) == 20 and audit.sum() == 20 // AUDIT_EVERY
     assert np.flatnonzero(audit).tolist() == [4, 9, 14, 19]  # every fifth
     rest = queue[~audit]
@@ -199,15 +201,32 @@ def test_review_queue_mixes_in_audit_picks_drawn_at_random(tmp_path, real_images
     assert rest.tolist() == least[~np.isin(least, queue[audit])][:16].tolist()
     # the audit picks come from one permutation of the pile, whatever the labels say:
     # review the first ones, and the next picks are the next of the same permutation
-    more, more_audit = review_queue(labels, 60)
+    more, more_audit = review_queue(labels, 60, audited=done)
     for i in queue[audit]:
         session.log.append(str(i), "abc"[y[i]], audit=True)
     after, _ = session.relabel()
-    next_queue, next_audit = review_queue(after, 20)
+    next_queue, next_audit = review_queue(after, 20, audited=done)
     assert next_queue[next_audit].tolist() == more[more_audit][4:8].tolist()
     assert not np.isin(next_queue, queue[audit]).any()
     assert session.audit == set(queue[audit].tolist())
-    assert review_queue(labels, 20, audit_every=0)[1].sum() == 0
+    assert review_queue(labels, 20, audit_every=0, audited=done)[1].sum() == 0
+
+
+def test_review_queue_opens_with_the_audit_round_until_the_promise_has_its_audits(
+    tmp_path, real_images
+):
+    x, y = real_images
+    x, y = x[:90], np.minimum(y[:90], 2)
+    ex_idx = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(3)])
+    session = _session(tmp_path, x, ex_idx, y[ex_idx])
+    labels, calibration = session.relabel()
+    assert not calibration.promised
+    queue, audit = review_queue(labels, 20)  # no audits yet: all 20 are audit picks
+    assert audit.all() and len(set(queue.tolist())) == 20
+    # 5 short of the round: 5 audit picks first, then one in five
+    queue, audit = review_queue(labels, 20, audited=AUDITS_FOR_A_PROMISE - 5)
+    assert np.flatnonzero(audit).tolist() == [0, 1, 2, 3, 4, 9, 14, 19]
+    assert len(set(queue.tolist())) == 20
 
 
 def _precision_by_thirds(labels, truth):

@@ -41,7 +41,7 @@ CALIBRATION_SAMPLE = 100_000
 
 # Fewer fair (audit) labels than this accepted at a threshold, and its precision is only
 # an estimate from the model fitted mostly to the examples: the explorer says so.
-FEW_AUDITS = 30
+AUDITS_FOR_A_PROMISE = 30
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ class Calibration:
     _examples: HeldOut | None = field(default=None, repr=False, compare=False)
     _audit: HeldOut | None = field(default=None, repr=False, compare=False)
     _model: PrecisionEstimate | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def promised(self) -> bool:
+        """Whether the threshold is a promise: enough fair (audit) labels are in."""
+        return self.calibrated and self.n_audit >= AUDITS_FOR_A_PROMISE
 
     @property
     def met_target(self) -> bool:
@@ -104,7 +109,7 @@ class Calibration:
                 "; no audit reviews yet, so this rests on your examples alone, which are no "
                 "fair sample: treat it as a guess until audit reviews (every fifth) are in"
             )
-        elif audit["accepted"] < FEW_AUDITS:
+        elif audit["accepted"] < AUDITS_FOR_A_PROMISE:
             text += (
                 f"; only {audit['accepted']} audit review(s) accepted here, so this rests "
                 "mostly on your examples, which are no fair sample: a rough guess"

@@ -12,7 +12,12 @@ import numpy as np
 
 from helpers.core.graph import knn_graph, nearest_in, poisson, spread
 from helpers.labelling.labels import class_losses, spread_losses
-from helpers.labelling.poisson import blend_poisson, example_places, poisson_walk_steps
+from helpers.labelling.poisson import (
+    blend_poisson,
+    class_weights,
+    example_places,
+    poisson_walk_steps,
+)
 from helpers.labelling.settings import LabelSettings
 
 
@@ -103,7 +108,8 @@ def poisson_held_out(
 
     Poisson learning is linear in its sources, so an example's scores without itself are
     the walk from all the sources of each class, and from all sources together, less its
-    own walk, weighted by one-hot classes minus the others' mean and read where it joins
+    own walk, weighed as ``poisson_sources`` weighs the others (``_balanced``), read where
+    it joins
     the graph: one walk of a few columns per group of sources plus one per held-out
     example, however many reviews are sources too. The blend's scale is the pile's, as
     when labelling it.
@@ -133,18 +139,25 @@ def poisson_held_out(
     for g, group in enumerate(groups):
         by_class = walks[:, g * (n_classes + 1) : g * (n_classes + 1) + n_classes]
         total = walks[:, g * (n_classes + 1) + n_classes]
-        pile_scores = by_class - total[:, None] * one_hot[group].mean(axis=0)
+        counts = one_hot[group].sum(axis=0)
+        pile_scores = _balanced(by_class, total, counts)
         scale = float(np.std(pile_losses)) / max(float(np.std(pile_scores)), 1e-30)
         out = np.full_like(loo, np.inf)
         for j, i in enumerate(held):
             rows = places.indices[places.indptr[i] : places.indptr[i + 1]]
-            others_mean = (one_hot[group].sum(axis=0) - one_hot[i]) / (len(group) - 1)
             of_class = by_class[rows] - own[rows, j : j + 1] * one_hot[i]
             of_all = total[rows] - own[rows, j]
-            scores = (of_class - of_all[:, None] * others_mean).mean(axis=0)
+            scores = _balanced(of_class, of_all, counts - one_hot[i]).mean(axis=0)
             out[i] = blend_poisson(loo[i], scores, settings.poisson, scale)
         outs.append(out)
     return outs[0], (outs[1] if len(outs) > 1 else None)
+
+
+def _balanced(by_class: np.ndarray, total: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Poisson scores from the walks of each class's sources (unweighted) and of all of
+    them, weighed as ``poisson_sources`` weighs them: a walk is linear in its sources."""
+    weights = class_weights(counts)
+    return by_class * weights - total[:, None] * (counts * weights / counts.sum())
 
 
 def losses_without_each(similarity: np.ndarray, aggregate: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.core.run_dir import REVIEW_SCORES, REVIEWS, RunDir, fingerprint
-from helpers.labelling.calibration import Calibration, calibrate_threshold
+from helpers.labelling.calibration import AUDITS_FOR_A_PROMISE, Calibration, calibrate_threshold
 from helpers.labelling.held_out import PileScores
 from helpers.labelling.labels import Known, Labels, label_images, uses_poisson
 from helpers.labelling.poisson import poisson_walk_steps
@@ -190,20 +190,25 @@ def review_queue(
     order: str = "least certain",
     seed: int = 0,
     audit_every: int = AUDIT_EVERY,
+    audited: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The next ``n`` images to review, and which are audit picks: every ``audit_every``-th
-    is drawn at random from the images not yet reviewed (a fixed seeded permutation of the
-    pile, so across relabels they stay a uniform sample), the rest come in ``order``.
-    ``audit_every`` 0: no audit picks."""
+    """The next ``n`` images to review, and which are audit picks (drawn at random from the
+    images not yet reviewed: a fixed seeded permutation of the pile, so across relabels
+    they stay a uniform sample). While fewer than ``AUDITS_FOR_A_PROMISE`` audits are
+    reviewed (``audited``), the queue opens with the audit round that completes them: the
+    threshold's promise rests on them. After it, every ``audit_every``-th pick is an audit
+    and the rest come in ``order``. ``audit_every`` 0: no audit picks after the round."""
     open_ = _open(labels)
     n = min(int(n), len(open_))
-    n_audit = n // audit_every if audit_every > 0 else 0
-    audits = _audit_draw(labels, seed)[:n_audit]
+    first = min(n, max(0, AUDITS_FOR_A_PROMISE - int(audited)))
+    mixed = (n - first) // audit_every if audit_every > 0 else 0
+    audits = _audit_draw(labels, seed)[: first + mixed]
     rest = review_order(labels, order, seed)
-    rest = rest[~np.isin(rest, audits)][: n - n_audit]
+    rest = rest[~np.isin(rest, audits)][: n - first - mixed]
     is_audit = np.zeros(n, bool)
-    if n_audit:
-        is_audit[audit_every - 1 :: audit_every] = True
+    is_audit[:first] = True
+    if mixed:
+        is_audit[first + audit_every - 1 :: audit_every] = True
     queue = np.empty(n, np.int64)
     queue[is_audit], queue[~is_audit] = audits, rest
     return queue, is_audit
