@@ -36,6 +36,21 @@ def real_images(fashion_mnist):
     return to_float_images(x_test[:200]), y_test[:200]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def keep_the_current_run():
+    """Tests set up runs of their own in notebook 01's way: afterwards the run the later
+    notebooks follow (``config.CURRENT_RUN``) is again the one a person set up."""
+    from helpers.core import config
+
+    pointer = ROOT / config.CURRENT_RUN
+    before = pointer.read_text() if pointer.is_file() else None
+    yield
+    if before is None:
+        pointer.unlink(missing_ok=True)
+    else:
+        pointer.write_text(before)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -25,8 +25,11 @@ def _inputs(root, **more):
     return {"data": str(root / "pile"), "examples": str(root / "examples"), **more}
 
 
-def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(folder, tmp_path):
+def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(
+    folder, tmp_path, monkeypatch, capsys
+):
     root, paths = folder
+    monkeypatch.delenv("WORKBOOK_RUN_DIR", raising=False)
     _, run, split = setup(
         "smoke", tmp_path / "run", follow_run=False, **_inputs(root, truth=str(root / "truth.csv"))
     )
@@ -44,6 +47,11 @@ def test_setup_reads_the_pile_lists_skipped_files_and_records_the_inputs(folder,
     # a later notebook, given nothing, follows what notebook 01 recorded
     _, _, again = setup("smoke", tmp_path / "run")
     assert again.inputs == split.inputs and again.made_from == split.made_from
+    # and, given no run directory either, the run notebook 01 set up, saying so
+    capsys.readouterr()
+    _, followed, again = setup("smoke")
+    assert followed.path == run.path and again.inputs == split.inputs
+    assert "the run notebook 01 set up last" in capsys.readouterr().out
 
 
 def test_example_folders_must_name_two_classes_with_readable_images(folder, tmp_path):

@@ -49,17 +49,52 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+# Notebook 01 writes here which run directory it set up; notebooks 02-05, given no other,
+# follow it, so a pile set once in notebook 01 is the pile every later notebook works on.
+CURRENT_RUN = "runs/.current-run"
+
+
 def run_dir(name: str | os.PathLike | None = None) -> Path:
-    """The run directory: ``name`` if given, else ``$WORKBOOK_RUN_DIR``, else ``runs/default``.
+    """The run directory: ``name`` if given, else ``$WORKBOOK_RUN_DIR``, else the run
+    notebook 01 set up last (``current_run``), else ``runs/default``.
 
     A relative path is taken from the project root, so every notebook finds the same
     folder whatever its working directory.
     """
-    raw = name if name is not None else os.environ.get("WORKBOOK_RUN_DIR", "runs/default")
+    return run_dir_and_why(name)[0]
+
+
+def run_dir_and_why(name: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """``run_dir(name)`` and where it came from: ``"parameter"``, ``"environment"``,
+    ``"notebook 01"`` or ``"default"``."""
+    if name is not None:
+        raw, why = name, "parameter"
+    elif os.environ.get("WORKBOOK_RUN_DIR"):
+        raw, why = os.environ["WORKBOOK_RUN_DIR"], "environment"
+    elif current_run() is not None:
+        return current_run(), "notebook 01"
+    else:
+        raw, why = "runs/default", "default"
     path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = project_root() / path
-    return path
+    return (path if path.is_absolute() else project_root() / path), why
+
+
+def current_run() -> Path | None:
+    """The run directory notebook 01 set up last, while it exists (else None)."""
+    try:
+        path = Path((project_root() / CURRENT_RUN).read_text().strip())
+    except OSError:
+        return None
+    return path if path.is_dir() else None
+
+
+def remember_run(path: Path) -> None:
+    """Record ``path`` as the run the later notebooks follow (notebook 01 does)."""
+    from helpers.core.files import write_text
+
+    target = project_root() / CURRENT_RUN
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text(target, str(Path(path).resolve()) + "\n")
 
 
 def fashion_mnist_dir() -> Path | None:

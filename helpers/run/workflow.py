@@ -55,10 +55,14 @@ def setup(
     notebook 01 passes ``follow_run=False``: its parameters say what the pile is, and it
     checks every file of it; the others trust its listing while no folder changed.
     ``engine`` and ``ray_address``: where a folder's files are read when they must be
-    (``helpers.core.engine``).
+    (``helpers.core.engine``). ``run_dir`` None: ``$WORKBOOK_RUN_DIR``, else (notebooks
+    02-05) the run notebook 01 set up last, else ``runs/default`` (``config.run_dir``).
     """
     profile_settings = config.get_profile(profile)
-    run = RunDir(run_dir)
+    path, why = config.run_dir_and_why(run_dir)
+    run = RunDir(path)
+    if not follow_run and why in ("parameter", "default"):
+        config.remember_run(run.path)  # the run notebooks 02-05 follow
     recorded = run.load_json(INPUTS) if follow_run and run.has(INPUTS) else None
     chosen = resolve_inputs(recorded, **inputs)
     if not follow_run and run.has(INPUTS):
@@ -72,6 +76,11 @@ def setup(
         f"images, {len(pile.x_test)} images to label"
         + (f", {len(pile.skipped)} file(s) skipped (see {SKIPPED})" if pile.skipped else "")
         + f"; results in {run.path}"
+        + (
+            " (the run notebook 01 set up last; RUN_DIR chooses another)"
+            if why == "notebook 01"
+            else ""
+        )
     )
     if pile.chosen_from_pile:
         print(pile.chosen_from_pile)
