@@ -9,9 +9,10 @@ run ``python -m benchmarks.piles`` first), three example draws each, 3 rounds (F
 
 After each round: accuracy of all labels; at the calibrated threshold, the share accepted,
 the precision of the workbook's own accepted labels (the promise: 0.95), the estimate and
-whether a promise is made; the *kept* share (reviewed images count as right, plus the
-accepted labels, if together they are at least 0.95, or 0.93, precise; else 0); the best
-share any threshold keeps at 0.95 and the efficiency (accepted share / that best share);
+whether a promise is made; the *kept* share (the accepted share, reviewed images
+included, if the workbook's own accepted labels are at least 0.95, or 0.93, precise; else
+0); the best share any threshold keeps so at 0.95, and the efficiency (accepted share /
+that best share);
 relabel seconds. Writes benchmarks/results/review.json (with the commit and settings) and
 review_curve.png; with ``--keep-states``, each round's scores and held-out labels under
 runs/review-bench (to study the calibration without relabelling).
@@ -46,18 +47,19 @@ ROUNDS = {"fashion": 5}  # else --rounds
 
 
 def kept_and_best(labels, truth, accepted, target=TARGET) -> tuple[float, float]:
-    """(share kept at the given acceptance if its precision reaches ``target``, else 0; and
-    the largest share any threshold keeps at ``target``). People's labels count as right."""
+    """(the share accepted, reviewed images included, if the workbook's own accepted labels
+    are at least ``target`` precise, else 0; and the largest share any threshold keeps so).
+    The promise is about the workbook's labels: a person's are always accepted, and are
+    not allowed to make up for wrong ones."""
     person = labels.known >= 0
-    correct = (labels.label == truth) | person
-    precision = correct[accepted].mean() if accepted.any() else 0.0
-    kept = accepted.mean() if precision >= target else 0.0
-    auto = np.flatnonzero(~person)
-    order = auto[np.argsort(labels.doubt[auto], kind="stable")]
-    right = person.sum() + np.cumsum(correct[order])
-    taken = person.sum() + np.arange(1, len(order) + 1)
-    ok = np.flatnonzero(right / taken >= target)
-    best = (taken[ok[-1]] if len(ok) else person.sum()) / len(labels)
+    right = labels.label == truth
+    auto = accepted & ~person
+    kept = accepted.mean() if not auto.any() or right[auto].mean() >= target else 0.0
+    open_ = np.flatnonzero(~person)
+    order = open_[np.argsort(labels.doubt[open_], kind="stable")]
+    share = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(share >= target)
+    best = (person.sum() + (ok[-1] + 1 if len(ok) else 0)) / len(labels)
     return float(kept), float(best)
 
 

@@ -41,8 +41,13 @@ def test_invalidate_after_removes_downstream_only(tmp_path):
     run = RunDir(tmp_path)
     for name in ("autoencoder.weights.h5", "codes.npz", "clusters.npz", "labels.csv"):
         (run / name).write_bytes(b"x")
+    (run / "labels.json").write_text("{}")
     assert run.invalidate_after("codes.npz") == ["clusters.npz", "labels.csv"]
     assert run.has("codes.npz") and run.has("autoencoder.weights.h5")
+    # labels.csv, which a person may have saved, is set aside with its record, not deleted
+    assert not run.has("labels.csv") and not run.has("labels.json")
+    (kept,) = (run / "earlier").iterdir()
+    assert (kept / "labels.csv").read_bytes() == b"x" and (kept / "labels.json").is_file()
 
 
 def test_run_dir_from_environment(tmp_path, monkeypatch):

@@ -97,6 +97,10 @@ def test_headless_run_writes_notebooks_html_and_labels(headless_run):
     assert list(rows[0])[:6] == ["image", "cluster", "label", "ssim_loss", "accepted", "true_label"]
     assert {r["accepted"] for r in rows} <= {"0", "1"}
     assert not list(Path(tmp_path / "run").glob(".*tmp*"))
+    # labels.json says at what threshold, on what basis (no audits yet: a guess), by whom
+    record = json.loads((tmp_path / "run" / "labels.json").read_text())
+    assert record["by"] == "the workbook" and record["basis"].startswith("guess: 0 of the 30")
+    assert record["accepted"] == sum(r["accepted"] == "1" for r in rows)
     # notebook 05 labels as the library does with its defaults
     assert [int(r["label_index"]) for r in rows] == _library_labels(tmp_path / "run").tolist()
 
@@ -143,7 +147,9 @@ def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
     assert queue.returncode == 0, queue.stderr[-3000:]
     rows = list(csv.DictReader(queue.stdout.splitlines()))
     assert queue.stdout.startswith("image,label,time,audit") and len(rows) == 50
-    assert [r["audit"] for r in rows].count("1") == 10 and rows[4]["audit"] == "1"
+    # no audits yet: the audit round (30) first, then one in five
+    audit = [r["audit"] for r in rows]
+    assert audit[:30] == ["1"] * 30 and audit.count("1") == 34 and audit[34] == "1"
     with open(run / "labels.csv") as fh:
         before = list(csv.DictReader(fh))
     by_image = {r["image"]: r for r in before}

@@ -272,16 +272,35 @@ def test_confidence_ranks_before_and_after_unbalanced_reviews(tmp_path, fashion_
 def test_the_calibrated_threshold_keeps_its_promise_on_a_pile_with_truth(tmp_path, fashion_mnist):
     # T-shirt, Pullover, Sneaker
     session, y = _three_classes(tmp_path, fashion_mnist, (0, 2, 7), 900, 5)
-    labels, _ = session.relabel()
-    queue, audit = review_queue(labels, 200)  # 40 audit picks among 200 reviews
+    labels, calibration = session.relabel()
+    assert not calibration.promised and "no promise yet" in str(calibration)
+    queue, audit = review_queue(labels, 80)  # the audit round (30), then 1 in 5: 40 audits
+    assert audit[:AUDITS_FOR_A_PROMISE].all() and audit.sum() == 40
     for i, is_audit in zip(queue, audit, strict=True):
         session.log.append(str(i), "abc"[y[i]], audit=bool(is_audit))
     labels, calibration = session.relabel()
     assert calibration.n_audit == 40 and "40 audit review(s)" in calibration.method
-    accepted = labels.accepted(calibration.threshold)
-    delivered = (labels.label == y)[accepted].mean()  # reviewed ones among them, all right
-    assert accepted[labels.known < 0].any()  # the workbook's own labels too
-    assert delivered >= calibration.target_precision - 0.05, delivered
+    assert calibration.promised and calibration.met_target
+    accepted = labels.accepted(calibration.threshold) & (labels.known < 0)
+    assert accepted.any()  # the workbook's own labels
+    delivered = (labels.label == y)[accepted].mean()
+    assert delivered >= calibration.floor - 0.03, delivered
     estimate = calibration.estimate(calibration.threshold)
-    assert abs(estimate["estimated_precision"] - delivered) < 0.05, (estimate, delivered)
+    low, high = estimate["interval"]
+    assert low - 0.03 <= delivered <= high + 0.03, (estimate, delivered)
     assert estimate["audit"]["accepted"] > 0 and "audit reviews it accepts" in str(calibration)
+
+
+def test_reviews_that_agree_with_the_labels_never_cost_kept_labels(tmp_path, fashion_mnist):
+    # a person who confirms what the queue shows: the fair labels say the labels are right
+    session, y = _three_classes(tmp_path, fashion_mnist, (0, 2, 7), 900, 5)
+    labels, _ = session.relabel()
+    kept = []
+    for _round in range(3):
+        queue, audit = review_queue(labels, 40, audited=len(session.audit))
+        for i, is_audit in zip(queue, audit, strict=True):
+            session.log.append(str(i), "abc"[labels.label[i]], audit=bool(is_audit))
+        labels, calibration = session.relabel()
+        kept.append(labels.accepted(calibration.threshold).mean())
+    assert calibration.promised
+    assert all(b >= a - 0.03 for a, b in zip(kept, kept[1:], strict=False)), kept

@@ -106,24 +106,32 @@ def _session_explorer(tmp_path):
     )
     labels, calibration = session.relabel()
     explorer = ThresholdExplorer(
-        labels, images, ["a", "b", "c"], 0.0, session=session, calibration=calibration
+        labels,
+        images,
+        ["a", "b", "c"],
+        calibration.threshold,
+        session=session,
+        calibration=calibration,
     )
     return explorer, session
 
 
 def test_the_summary_says_how_precise_and_on_what_it_rests(tmp_path):
+    from helpers.labelling.calibration import AUDITS_FOR_A_PROMISE
+
     ex, session = _session_explorer(tmp_path)
-    assert "estimated precision" in ex.summary.value and "no fair sample" in ex.summary.value
-    assert ex.stats["audit"]["accepted"] == 0  # no audit reviews yet
-    # every fifth image of the queue is an audit pick; reviewing it says so in reviews.csv
-    audit = [k for k, i in enumerate(ex.shown) if int(i) in ex._audit]
-    assert audit and audit[0] == 4 and ex.picks[4].description.startswith("⚄")
+    # no audit yet: no promise, said in words, and the gallery opens on the audit round
+    assert "no promise yet" in ex.summary.value and "estimated precision" not in ex.summary.value
+    assert ex.stats["audit"]["accepted"] == 0
+    shown = min(AUDITS_FOR_A_PROMISE, len(ex.shown))
+    assert all(int(i) in ex._audit for i in ex.shown[:shown])
+    assert all(p.description.startswith("⚄") for p in ex.picks[:shown])
     ex.picks[4].value = ex.picks[0].value = True
     ex.review.confirm_button.click()
     rows = {r[0]: r[3] for r in session.log.rows()}
-    assert rows == {f"img{ex.shown[4]}.png": "1", f"img{ex.shown[0]}.png": "0"}
+    assert rows == {f"img{ex.shown[4]}.png": "1", f"img{ex.shown[0]}.png": "1"}
     ex.review.relabel_button.click()
-    assert ex.calibration.n_audit == 1 and "1 audit review" in ex.review.status.value
+    assert ex.calibration.n_audit == 2 and "2 audit review" in ex.review.status.value
 
 
 def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
@@ -227,23 +235,82 @@ def test_relabel_keeps_the_persons_threshold_until_asked(tmp_path):
     assert not ex.chosen_threshold
 
 
+def _labels_file(tmp_path, n):
+    from helpers.core.run_dir import RunDir
+    from helpers.run.labels_csv import LabelsFile
+
+    return LabelsFile(RunDir(tmp_path / "run"), ["a", "b", "c"], [f"img{i}" for i in range(n)])
+
+
 def test_save_writes_what_is_shown_and_says_when_it_is_not(tmp_path):
     rng = np.random.default_rng(0)
     losses = rng.random((30, 3)).astype(np.float32)
     labels = assign_labels(losses, np.zeros(30, int), 1, "image", "loss")
-    written = []
+    saved = _labels_file(tmp_path, 30)
+    ex = ThresholdExplorer(labels, rng.random((30, 8, 8, 1)), ["a", "b", "c"], 0.5, save=saved)
+    assert "unsaved" in ex.saving.state.value and ex.saving.button.button_style == "warning"
+    assert ex.saving.save() == saved.path and saved.saved()["threshold"] == 0.5
+    assert "holds what is shown (saved by you)" in ex.saving.state.value
+    rows = saved.path.read_text().splitlines()
+    assert len(rows) == 31 and rows[1].startswith("img0,")
+    ex.slider.value = 0.3
+    assert "unsaved" in ex.saving.state.value
+    ex.slider.value = 0.5  # back where it was saved: the same labels, so saved again
+    assert "holds what is shown" in ex.saving.state.value
+    # labels made again, equal to the saved ones (a relabel with no new review): still saved
+    ex.labels = assign_labels(losses, np.zeros(30, int), 1, "image", "loss")
+    ex.redraw()
+    assert "holds what is shown" in ex.saving.state.value
+
+
+def test_what_a_person_saved_is_never_overwritten_and_a_rerun_starts_from_it(tmp_path):
+    from helpers.labelling.calibration import Calibration
+    from helpers.run.workflow import starting_threshold
+
+    rng = np.random.default_rng(0)
+    losses = rng.random((30, 3)).astype(np.float32)
+    labels = assign_labels(losses, np.zeros(30, int), 1, "image", "confidence")
+    calibrated, yours = (round(float(np.quantile(labels.score, q)), 3) for q in (0.8, 0.3))
+    saved = _labels_file(tmp_path, 30)
+    calibration = Calibration(calibrated, True, "held-out examples", 0.95, 6, 0, float("nan"))
     ex = ThresholdExplorer(
         labels,
         rng.random((30, 8, 8, 1)),
         ["a", "b", "c"],
-        0.5,
-        save=lambda labels, t: written.append((labels, t)) or tmp_path / "labels.csv",
+        0.9,
+        save=saved,
+        calibration=calibration,
     )
-    assert "unsaved" in ex.saving.state.value and ex.saving.button.button_style == "warning"
-    assert ex.saving.save() == tmp_path / "labels.csv" and written == [(ex.labels, 0.5)]
-    assert "holds what is shown" in ex.saving.state.value
-    ex.slider.value = 0.3
-    assert "unsaved" in ex.saving.state.value
+    ex.slider.value = yours  # the person's threshold
+    ex.saving.button.click()
+    before = saved.path.read_bytes()
+    assert saved.saved()["by"] == "you" and saved.saved()["basis"] == "your threshold"
+    # Restart and Run All: the explorer starts at the saved threshold, not the calibrated one
+    threshold, why = starting_threshold(calibration, saved)
+    assert threshold == yours and "you saved" in why
+    again = ThresholdExplorer(
+        labels,
+        rng.random((30, 8, 8, 1)),
+        ["a", "b", "c"],
+        threshold,
+        save=saved,
+        calibration=calibration,
+    )
+    assert again.chosen_threshold and "holds what is shown" in again.saving.state.value
+    assert "already holds" in again.saving.save_unless_yours()
+    # the last cell, at another threshold: the person's file is left as it is, and it says so
+    again.use_calibrated_threshold()
+    said = again.saving.save_unless_yours()
+    assert "holds what you saved" in said and "left as it is" in said
+    assert saved.path.read_bytes() == before
+    # with no file of the person's, the workbook writes it, saying on what it rests
+    saved.path.unlink()
+    assert f"accepted at {calibrated:.4f}" in again.saving.save_unless_yours()
+    assert saved.saved()["by"] == "the workbook"
+    assert starting_threshold(calibration, saved) == (
+        calibrated,
+        "calibrated (guess: 0 of the 30 audit reviews a promise needs)",
+    )
 
 
 def test_counts_by_class_and_an_empty_gallery_say_what_is_going_on():

@@ -27,6 +27,7 @@ DESCRIPTION = "description.npz"  # each image's place in the neighbour graph, an
 CLUSTERS = "clusters.npz"
 SCORES = "scores.npz"  # SSIM of every reconstruction with every example's
 LABELS = "labels.csv"
+LABELS_INFO = "labels.json"  # the threshold labels.csv was saved at, on what it rests, by whom
 REVIEWS = "reviews.csv"
 REVIEW_SCORES = "review_scores.npz"  # SSIM with the reviewed images, kept between relabels
 EARLIER = "earlier"  # where another pile's results are set aside (RunDir.set_aside)
@@ -175,31 +176,49 @@ class RunDir:
     def set_aside(self, label: str) -> Path | None:
         """Move everything the run directory holds into ``earlier/<label>-<time>/`` inside it
         (nothing is deleted); the folder it went to, or None if there was nothing."""
-        import time
-
         entries = [p for p in self.path.iterdir() if p.name != EARLIER]
         if not entries:
             return None
+        target = self._earlier_folder(label)
+        for entry in entries:
+            entry.rename(target / entry.name)
+        return target
+
+    def _earlier_folder(self, label: str) -> Path:
+        """A new folder ``earlier/<label>-<time>/`` to set things aside in."""
+        import time
+
         slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:60] or "run"
         stem = self.path / EARLIER / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
         target, n = stem, 1
         while target.exists():  # twice in one second
             target, n = stem.with_name(f"{stem.name}-{n}"), n + 1
         target.mkdir(parents=True)
-        for entry in entries:
-            entry.rename(target / entry.name)
         return target
 
     def invalidate_after(self, name: str) -> list[str]:
-        """Delete the artifacts that were computed from an older ``name``."""
+        """Delete the artifacts that were computed from an older ``name``; labels.csv (and
+        its record), which a person may have saved, is set aside in ``earlier/``."""
         removed = []
         if name in BESIDE_PIPELINE:
             return removed
         for later in PIPELINE[PIPELINE.index(name) + 1 :]:
-            if self.has(later):
+            if not self.has(later):
+                continue
+            if later == LABELS:
+                self._set_aside_files("labels", [LABELS, LABELS_INFO])
+            else:
                 (self.path / later).unlink()
-                removed.append(later)
+            removed.append(later)
         return removed
+
+    def _set_aside_files(self, label: str, names: list[str]) -> Path:
+        """Move the named files into ``earlier/<label>-<time>/`` (nothing is deleted)."""
+        target = self._earlier_folder(label)
+        for name in names:
+            if self.has(name):
+                (self.path / name).rename(target / name)
+        return target
 
 
 def _jsonable(obj):

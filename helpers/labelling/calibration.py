@@ -4,10 +4,12 @@ Held-out labels say how often a label of a given confidence is right: each examp
 out in turn and labelled from the others, exactly as the images are (leave-one-out), and
 every *audit* review (an image drawn at random for review, so a fair sample of the pile),
 labelled as it was before its review. A monotone model of right-or-wrong on confidence,
-fitted to them, is applied to the whole pile: the threshold is the loosest at which the
-pile's accepted labels are, by that model, still ``target_precision`` precise. Examples
-alone are not a fair sample (a person picks typical images), so every number says what
-it rests on, with a 90% interval from the fair labels it accepts.
+fitted to them and averaged over the labels a threshold accepts, is a prior that the
+audits it accepts update (``precision.PrecisionEstimate``); the threshold is the loosest
+at which the estimate reaches ``target_precision`` and the lower end of its 90% interval
+``precision.PROMISE_FLOOR``. The examples alone are no fair sample (a person picks
+typical images): until ``AUDITS_FOR_A_PROMISE`` audits are reviewed there is no promise,
+only a guess, whose lower end must reach the target itself, and everything shown says so.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from helpers.labelling.held_out import (
 )
 from helpers.labelling.labels import Labels, assign_labels, uses_poisson
 from helpers.labelling.precision import (
+    PROMISE_FLOOR,
     HeldOut,
     PrecisionEstimate,
     precision_model,
     threshold_from_held_out,
-    wilson_interval,
 )
 from helpers.labelling.settings import DEFAULT_SETTINGS, LabelSettings
 from helpers.ssim import pairwise_ssim
@@ -39,8 +41,8 @@ from helpers.ssim import pairwise_ssim
 CALIBRATION_SAMPLE = 100_000
 
 
-# Fewer fair (audit) labels than this accepted at a threshold, and its precision is only
-# an estimate from the model fitted mostly to the examples: the explorer says so.
+# The audit reviews a promise rests on: with fewer, the threshold is a guess from the
+# examples and the review queue opens with the audit round that completes them.
 AUDITS_FOR_A_PROMISE = 30
 
 
@@ -55,7 +57,9 @@ class Calibration:
     n_held_out: int  # examples that could be held out
     held_out_accepted: int  # of those, how many the threshold accepts
     held_out_precision: float  # and how many of them were right (NaN when none)
-    estimated_precision: float = float("nan")  # of the pile's accepted labels, by the model
+    estimated_precision: float = float("nan")  # of the pile's accepted labels
+    interval: tuple[float, float] = (float("nan"), float("nan"))  # 90%, around it
+    floor: float = float("nan")  # what the interval's lower end had to reach
     n_audit: int = 0  # audit reviews held out
     on_loss: bool = False  # the threshold is on the SSIM loss: lower scores are surer
     # what the explorer needs to estimate any other threshold
@@ -69,52 +73,68 @@ class Calibration:
         return self.calibrated and self.n_audit >= AUDITS_FOR_A_PROMISE
 
     @property
+    def basis(self) -> str:
+        """What the threshold rests on, in a few words (labels.csv's account of it)."""
+        if not self.calibrated:
+            return "no estimate: " + self.method
+        if self.promised:
+            return f"promise: {self.n_audit} audit reviews and the held-out examples"
+        return f"guess: {self.n_audit} of the {AUDITS_FOR_A_PROMISE} audit reviews a promise needs"
+
+    @property
     def met_target(self) -> bool:
-        """Whether the estimated precision at this threshold reaches the target."""
-        return self.calibrated and self.estimated_precision >= self.target_precision
+        """Whether this threshold keeps the promise: the estimate reaches the target and
+        its interval's lower end the floor."""
+        reached = self.calibrated and self.estimated_precision >= self.target_precision
+        return reached and (self.on_loss or self.interval[0] >= self.floor)
 
     def estimate(self, threshold: float) -> dict:
-        """At ``threshold`` (on confidence): the model's precision over the pile's accepted
-        labels, and the held-out labels it accepts: audit reviews (a fair sample) and
-        examples, each as right and count with a 90% Wilson interval."""
+        """At ``threshold`` (on confidence): the estimated precision of the pile's accepted
+        labels and its 90% interval, and the held-out labels it accepts: audit reviews (a
+        fair sample) and examples, each as right and count."""
         out = {"threshold": float(threshold), "estimated_precision": float("nan")}
+        out["interval"] = (float("nan"), float("nan"))
         if self._model is not None:
-            out["estimated_precision"] = self._model.at(threshold)
+            e = self._model.at(threshold)
+            out["estimated_precision"], out["interval"] = e.precision, (e.low, e.high)
         for name, held in (("audit", self._audit), ("examples", self._examples)):
             if held is None:
                 held = HeldOut(np.zeros(0), np.zeros(0, bool))
             ok = held.score < threshold if self.on_loss else held.score >= threshold
-            right, n = int(held.correct[ok].sum()), int(ok.sum())
-            out[name] = {"right": right, "accepted": n, "of": len(held)}
-            out[name]["interval"] = wilson_interval(right, n)
+            out[name] = {"right": int(held.correct[ok].sum()), "accepted": int(ok.sum())}
+            out[name]["of"] = len(held)
         return out
 
     def describe(self, threshold: float) -> str:
-        """One plain sentence on how precise the labels accepted at ``threshold`` are."""
+        """One plain sentence on how precise the labels accepted at ``threshold`` are; no
+        number its own evidence contradicts, and no promise before the audits are in."""
         if not self.calibrated:
             return f"{self.method}: no estimate of precision"
         e = self.estimate(threshold)
         audit, examples = e["audit"], e["examples"]
-        text = f"estimated precision {e['estimated_precision']:.3f}"
-        fair = audit if audit["accepted"] else examples
-        kind = "audit reviews" if audit["accepted"] else "held-out examples"
-        if fair["accepted"]:
-            low, high = fair["interval"]
-            text += (
-                f"; {fair['right']} of the {fair['accepted']} {kind} it accepts are right "
-                f"(90% interval {low:.2f}-{high:.2f})"
+        evidence = (
+            f"{examples['right']} of the {examples['accepted']} held-out examples it accepts "
+            "are right"
+        )
+        if audit["of"]:
+            evidence = (
+                f"{audit['right']} of the {audit['accepted']} audit reviews it accepts are "
+                f"right; {evidence}"
             )
-        if audit["of"] == 0:
-            text += (
-                "; no audit reviews yet, so this rests on your examples alone, which are no "
-                "fair sample: treat it as a guess until audit reviews (every fifth) are in"
+        if not self.promised:
+            return (
+                f"no promise yet: {audit['of']} of the {AUDITS_FOR_A_PROMISE} audit reviews "
+                "(images drawn at random) it rests on are in, and your examples alone are no "
+                "fair sample; review the audit round first "
+                f"({evidence})"
             )
-        elif audit["accepted"] < AUDITS_FOR_A_PROMISE:
-            text += (
-                f"; only {audit['accepted']} audit review(s) accepted here, so this rests "
-                "mostly on your examples, which are no fair sample: a rough guess"
-            )
-        return text
+        if np.isnan(e["estimated_precision"]):
+            return f"accepts none of the open labels ({evidence})"
+        low, high = e["interval"]
+        return (
+            f"estimated precision {e['estimated_precision']:.3f} (90% interval "
+            f"{low:.3f}-{high:.3f}; {evidence})"
+        )
 
     def __str__(self) -> str:
         if not self.calibrated:
@@ -123,10 +143,11 @@ class Calibration:
             f"threshold {self.threshold:.4f} ({self.method}; target precision "
             f"{self.target_precision}): {self.describe(self.threshold)}"
         )
-        if self.estimated_precision < self.target_precision:
+        if not self.met_target:
             text += (
-                "; no threshold reaches the target by the estimate, so this is the "
-                "strictest one: do not trust these labels without looking"
+                f"; no threshold keeps that promise (its estimate at {self.target_precision} "
+                f"and the lower end of its interval at {self.floor}), so it accepts none of "
+                "the open labels: review (the audit round first), or lower it and look"
             )
         return text
 
@@ -214,15 +235,18 @@ def calibrate_threshold(
     )
     examples = HeldOut(held_out.score, held_out.label == example_labels[usable])
     pile_score = labels.score if labels.known is None else labels.score[labels.known < 0]
+    interval, floor = (float("nan"), float("nan")), float("nan")
     if settings.threshold_on == "loss":
         threshold, model = threshold_from_held_out(examples, settings.target_precision), None
         right = examples.correct[examples.score < threshold]
         estimated = float(right.mean()) if len(right) else float("nan")
     else:
-        n_known = 0 if labels.known is None else int((labels.known >= 0).sum())
-        model = PrecisionEstimate(precision_model(examples, audit), pile_score, n_known)
-        threshold = model.threshold(settings.target_precision)
-        estimated = model.at(threshold)
+        model = PrecisionEstimate(precision_model(examples, audit), pile_score, audit)
+        promised = n_audit >= AUDITS_FOR_A_PROMISE
+        floor = PROMISE_FLOOR if promised else settings.target_precision  # a guess: stricter
+        threshold = model.threshold(settings.target_precision, floor)
+        at = model.at(threshold)
+        estimated, interval = at.precision, (at.low, at.high)
     accepted = held_out.accepted(threshold)
     return Calibration(
         threshold=threshold,
@@ -239,6 +263,8 @@ def calibrate_threshold(
         if accepted.any()
         else float("nan"),
         estimated_precision=estimated,
+        interval=interval,
+        floor=floor,
         n_audit=n_audit,
         on_loss=settings.threshold_on == "loss",
         _examples=examples,

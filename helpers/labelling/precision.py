@@ -29,34 +29,18 @@ class HeldOut:
         return len(self.correct)
 
 
-def wilson_interval(right: int, n: int, level: float = 0.90) -> tuple[float, float]:
-    """The Wilson score interval for a share ``right / n`` (``(nan, nan)`` when n is 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + level / 2))
-    p = right / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
-# With audit reviews among the held-out labels, each step of the fitted P(right |
-# confidence) is shrunk towards their overall share right by this many pseudo-labels (a
-# Beta prior): a step resting on a few audits, all right, says 1.0, and plain isotonic
-# regression then promised too much on Fashion-MNIST after 100-500 reviews. The examples
-# alone need none: a held-out example has lost one of its class's few examples, which
-# makes them err on the safe side, and shrinking them too made the start far too strict
-# on USPS. Measured on Fashion-MNIST and USPS, 3 draws x 6 review rounds each
-# (benchmarks/review.py).
+# Each step of the fitted P(right | confidence) is shrunk towards the held-out labels'
+# overall share right by this many pseudo-labels (a Beta prior): a step resting on a few
+# labels, all right, would say 1.0, and averaged over the pile promise what no label
+# supports (on intel-scenes, 4 right examples at the top made a promise of 0.95 that
+# delivered about 0.7 before any audit).
 PRIOR_LABELS = 2.0
 
 
 def precision_model(examples: HeldOut, audit: HeldOut | None) -> _StepModel:
     """P(right | score): isotonic regression (the more sure, never the less often right)
-    on the held-out labels, the examples and the audit reviews alike; with audits, each
-    step shrunk by ``PRIOR_LABELS`` towards their overall share right.
+    on the held-out labels, the examples and the audit reviews alike, each step shrunk by
+    ``PRIOR_LABELS`` towards their overall share right.
 
     Non-parametric, since right-or-wrong against confidence is no logistic curve: flat
     where another class is close, then steep (on USPS, from mostly right below the median
@@ -68,8 +52,7 @@ def precision_model(examples: HeldOut, audit: HeldOut | None) -> _StepModel:
     steps = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, correct)
     level, step = np.unique(steps.predict(score), return_inverse=True)
     n, right = np.bincount(step), np.bincount(step, weights=correct)
-    prior = PRIOR_LABELS if audit is not None and len(audit) else 0.0
-    shrunk = (right + prior * correct.mean()) / (n + prior)
+    shrunk = (right + PRIOR_LABELS * correct.mean()) / (n + PRIOR_LABELS)
     smoothed = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     return _StepModel(steps, smoothed.fit(level, shrunk, sample_weight=n))
 
@@ -85,39 +68,106 @@ class _StepModel:
         return self.shrunk.predict(self.steps.predict(np.asarray(score, np.float64)))
 
 
+# Every estimate comes with this interval.
+LEVEL = 0.90
+# What the model's estimate (P(right | score) fitted to the held-out labels, averaged over
+# the labels a threshold accepts) is worth, in fair labels: a Beta prior of this many
+# pseudo-labels, which the audit reviews the threshold accepts update (with Jeffreys'
+# half a label each way beneath, so no count alone says 1.0).
+MODEL_LABELS = 80.0
+# The threshold is the loosest whose estimate reaches the target and whose interval's
+# lower end reaches this floor: its promise, "95% right, and at least 91% with 95%
+# confidence". Before the audits are in, the lower end must reach the target itself.
+# Both chosen on the review states of every pile with truth (docs/quality.md).
+PROMISE_FLOOR = 0.91
+# The thresholds tried when choosing one: at most this many, evenly spaced in rank.
+_TRIED = 2000
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The precision of the labels a threshold accepts: the estimate and its ``LEVEL``
+    interval (the estimate always lies inside it), all NaN when it accepts none."""
+
+    precision: float
+    low: float
+    high: float
+
+
 @dataclass(frozen=True)
 class PrecisionEstimate:
-    """The precision of the labels a threshold accepts, estimated without truth: ``model``
+    """The precision of the workbook's own labels a threshold accepts (the people's
+    labels are always accepted and are not part of it), estimated without truth: ``model``
     (P(right | score), fitted to the held-out labels) averaged over the pile's open labels
-    the threshold accepts, and the ``n_known`` labels a person gave (always accepted, and
-    right)."""
+    the threshold accepts is a prior worth ``MODEL_LABELS`` fair labels; the ``audit``
+    reviews it accepts (a fair sample) update it."""
 
     model: _StepModel
     pile_score: np.ndarray  # the pile's open labels' scores
-    n_known: int = 0
+    audit: HeldOut | None = None
 
     @cached_property
-    def curve(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every threshold the pile's scores offer (strictest first) and its estimate."""
+    def _ranked(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pile's open scores, surest first, and the model's right labels among the
+        first n of them."""
         ranked = np.sort(np.asarray(self.pile_score, np.float64))[::-1]
-        right = np.cumsum(self.model.predict(ranked))
-        taken = np.arange(1, len(ranked) + 1)
-        return ranked, (self.n_known + right) / (self.n_known + taken)
+        return ranked, np.cumsum(self.model.predict(ranked))
 
-    def at(self, threshold: float) -> float:
-        """The estimate at ``threshold`` (NaN when it accepts none of the pile)."""
-        ranked, estimate = self.curve
-        n = int(np.searchsorted(-ranked, -threshold, side="right"))
-        return float(estimate[n - 1]) if n else float("nan")
+    @cached_property
+    def _audits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The audits' scores, surest first, and how many of the first n are right."""
+        audit = self.audit if self.audit is not None else HeldOut(np.zeros(0), np.zeros(0))
+        order = np.argsort(-np.asarray(audit.score, np.float64), kind="stable")
+        right = np.asarray(audit.correct, np.float64)[order]
+        return np.asarray(audit.score, np.float64)[order], np.r_[0.0, np.cumsum(right)]
 
-    def threshold(self, target: float) -> float:
-        """The loosest threshold whose estimate reaches ``target`` (the strictest when
-        none does)."""
-        ranked, estimate = self.curve
+    def _posterior(self, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(estimate, low, high) when the surest ``n`` (>= 1) open labels are accepted."""
+        from scipy.stats import beta
+
+        ranked, model_right = self._ranked
+        audit_score, audit_right = self._audits
+        n = np.asarray(n, np.int64)
+        expected = model_right[n - 1] / n
+        taken = np.searchsorted(-audit_score, -ranked[n - 1], side="right")  # score >= t
+        a = MODEL_LABELS * expected + audit_right[taken] + 0.5
+        b = MODEL_LABELS * (1.0 - expected) + taken - audit_right[taken] + 0.5
+        low, high = beta.ppf((1 - LEVEL) / 2, a, b), beta.ppf((1 + LEVEL) / 2, a, b)
+        return np.clip(a / (a + b), low, high), low, high
+
+    def accepted(self, threshold: float) -> int:
+        """How many of the pile's open labels ``threshold`` accepts."""
+        ranked, _ = self._ranked
+        return int(np.searchsorted(-ranked, -threshold, side="right"))
+
+    def at(self, threshold: float) -> Estimate:
+        """The estimate at ``threshold``, with its interval."""
+        n = self.accepted(threshold)
+        if n == 0:
+            return Estimate(float("nan"), float("nan"), float("nan"))
+        estimate, low, high = (float(v[0]) for v in self._posterior(np.array([n])))
+        return Estimate(estimate, low, high)
+
+    def threshold(self, target: float, floor: float) -> float:
+        """The loosest threshold whose estimate reaches ``target`` and whose interval's
+        lower end reaches ``floor``; when none does, one just above every open label's
+        score (it accepts none of them)."""
+        ranked, _ = self._ranked
         if len(ranked) == 0:
             return 0.0
-        ok = np.flatnonzero(estimate >= target)
-        return float(ranked[ok[-1]] if len(ok) else ranked[0])
+
+        def ok(n):
+            estimate, low, _ = self._posterior(n)
+            return (estimate >= target) & (low >= floor)
+
+        n = np.unique(np.linspace(1, len(ranked), min(_TRIED, len(ranked))).astype(np.int64))
+        good = np.flatnonzero(ok(n))
+        if len(good) == 0:
+            return float(np.nextafter(ranked[0], np.inf))
+        # between the tried ranks, the loosest that still keeps the promise
+        stop = n[good[-1] + 1] if good[-1] + 1 < len(n) else n[good[-1]]
+        between = np.arange(n[good[-1]], stop + 1)
+        return float(ranked[between[np.flatnonzero(ok(between))[-1]] - 1])
 
 
 def threshold_from_held_out(held: HeldOut, target: float) -> float:

@@ -64,12 +64,15 @@ class ThresholdExplorer:
         self.image_ids = image_ids if image_ids is not None else getattr(session, "image_ids", None)
         self.cursor = 0  # the gallery tile the keys act on when none is picked
         self._moving = False  # the slider is being moved by the explorer, not the person
-        self.chosen_threshold = False  # whether the person moved the slider
         self.labels = labels  # (a property: a new Labels drops what was sorted for the old)
         self.thumbnails = Thumbnails(images, originals)  # made only for the images shown
         self.class_names = list(class_names)
         self.true_labels = None if true_labels is None else np.asarray(true_labels)
         self.calibration = calibration  # what the summary's precision estimate comes from
+        # whether the threshold is the person's (moved, or one they saved), not calibrated
+        self.chosen_threshold = calibration is not None and float(threshold) != float(
+            calibration.threshold
+        )
         self.max_gallery = max_gallery
         top = _slider_top(labels)
         self.slider = w.FloatSlider(
@@ -189,7 +192,8 @@ class ThresholdExplorer:
             n = ranked.n_open(self.threshold)
             return ranked.order[max(0, n - self.max_gallery) : n]
         if self._queue is None:
-            self._queue, audit = review_queue(self.labels, QUEUE_LENGTH)
+            audited = len(self.review.session.audit) if self.review is not None else 0
+            self._queue, audit = review_queue(self.labels, QUEUE_LENGTH, audited=audited)
             self._audit |= set(self._queue[audit].tolist())  # shown as such until reviewed
         idx = self._queue
         if self.picker.value != ALL:
@@ -319,6 +323,12 @@ class ThresholdExplorer:
             ],
             np.int64,
         )
+
+    def basis(self) -> str:
+        """What the threshold shown rests on, in a few words (labels.json records it)."""
+        if self.calibration is None or self.chosen_threshold:
+            return "your threshold"
+        return self.calibration.basis
 
     def use_calibrated_threshold(self) -> None:
         """Move the slider to the latest calibration's threshold (the person's choice ends)."""

@@ -1,9 +1,10 @@
 """``python -m helpers queue``: the review queue outside the notebook.
 
 Prints, as CSV, the next images the explorer's default order would show for review, audit
-picks included, with their current labels, in the layout of ``reviews.csv``
-(``image,label,time,audit``, then ``confidence``): a reviewer at a terminal, or a script,
-corrects the labels and appends the rows to ``reviews.csv``; the next run reads them.
+picks included (the audit round first, while the promise lacks its audits), with their
+current labels, in the layout of ``reviews.csv`` (``image,label,time,audit``, then
+``confidence``): a reviewer at a terminal, or a script, corrects the labels and appends the
+rows to ``reviews.csv``; the next run reads them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def print_queue(run_dir: str | None, n: int, per_class: int = 10, out=None) -> i
     with contextlib.redirect_stdout(sys.stderr):  # what the steps say is not the CSV
         session, _ = open_session(run_dir, per_class)
         labels, _ = session.relabel()
-    queue, audit = review_queue(labels, n)
+    queue, audit = review_queue(labels, n, audited=len(session.audit))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["image", "label", "time", "audit", "confidence"])

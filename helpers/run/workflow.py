@@ -15,7 +15,6 @@ from helpers.core.run_dir import (
     CODES,
     DESCRIPTION,
     INPUTS,
-    LABELS,
     SCORES,
     SKIPPED,
     WEIGHTS_INFO,
@@ -27,12 +26,13 @@ from helpers.data.description import recipe as description_recipe
 from helpers.data.fashion_mnist import check_examples_cover_classes, choose_examples
 from helpers.data.inputs import resolve_inputs
 from helpers.data.pile import Pile, load_pile
+from helpers.labelling.calibration import Calibration
 from helpers.labelling.cluster import SPECTRAL_UP_TO, cluster_codes, method_for
 from helpers.labelling.labels import POISSON_UP_TO, Known, uses_poisson
 from helpers.labelling.scoring import Reconstructions, score_images_on_ray
 from helpers.labelling.settings import LabelSettings
 from helpers.model.autoencoder import decode, encode
-from helpers.run.labels_csv import label_rows
+from helpers.run.labels_csv import LabelsFile
 from helpers.run.session import LabelSession
 from helpers.run.weights import get_autoencoder
 from helpers.ssim import DEFAULT_MAX_VAL
@@ -351,12 +351,26 @@ def label_session(
     )
 
 
-def write_labels(run: RunDir, labels, threshold: float, pile: Pile):
-    """Write ``labels.csv`` (one row per image) atomically and return its path."""
-    rows, fields = label_rows(
-        labels, threshold, pile.class_names, image_ids=pile.test_ids, true_labels=pile.y_test
-    )
-    return run.save_csv(LABELS, rows, fields)
+def labels_file(run: RunDir, pile: Pile) -> LabelsFile:
+    """The run's ``labels.csv`` (and its record), for the explorer's save bar."""
+    return LabelsFile(run, pile.class_names, pile.test_ids, pile.y_test)
+
+
+def starting_threshold(
+    calibration: Calibration, saved: LabelsFile, threshold: float | None = None
+) -> tuple[float, str]:
+    """Where the explorer's slider starts, and why: ``threshold`` when given; else the
+    threshold a person saved labels.csv at (theirs, kept across restarts); else the
+    calibrated one."""
+    if threshold is not None:
+        return float(threshold), "THRESHOLD, as given"
+    yours = saved.saved_by_person()
+    if yours is not None:
+        return float(yours["threshold"]), (
+            f"the threshold you saved labels.csv at on {yours['time']} (the calibrated one, "
+            f"{calibration.threshold:.4f}, is a press of *calibrated threshold* away)"
+        )
+    return float(calibration.threshold), f"calibrated ({calibration.basis})"
 
 
 def open_session(
