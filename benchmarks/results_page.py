@@ -35,7 +35,9 @@ def num(x, digits: int = 3) -> str:
 
 
 def spread(stats: dict, fmt=pct) -> str:
-    """mean (min-max) of a {mean, min, max} summary."""
+    """mean (min-max) of a {mean, min, max} summary; a dash where no draw has it."""
+    if not np.isfinite(stats["mean"]):
+        return "—"
     return f"{fmt(stats['mean'])} ({fmt(stats['min'])}-{fmt(stats['max'])})"
 
 
@@ -185,22 +187,32 @@ def quality(name: str, r: dict) -> list[str]:
 
 def review(name: str, r: dict) -> list[str]:
     lines = [f"## Reviews: `{name}`", *made_by(name, r)]
+    round_of = r.get("settings", {}).get("audits_for_a_promise", "?")
     lines += [
         "",
-        "A simulated person reviews what the explorer's queue offers, with the truth; figures "
-        "are mean (min-max) over the draws of examples. *kept at 0.95*: reviewed images plus "
-        "the labels accepted at the calibrated threshold, counted only while the accepted "
-        "ones are at least 0.95 right.",
+        "A simulated person reviews what the explorer's queue offers (the audit round of "
+        f"{round_of} random picks first, then the least "
+        "certain with one in five an audit pick), with the truth, in rounds ending with a "
+        "relabel; figures are mean (min-max) over the draws of examples. *promise*: draws "
+        "whose threshold rests on the audit round (else a guess); *accepted*: share of the "
+        "pile accepted at the calibrated threshold, reviewed images included; *precision*: "
+        "of the workbook's own accepted labels (— where it accepts none); *kept at 0.93*: "
+        "the accepted share while that precision is at least 0.93 (else 0); *best at 0.95*: "
+        "the largest share any threshold keeps at precision 0.95; *efficiency*: accepted / "
+        "best at 0.95.",
     ]
     for pile, steps in r["summary"].items():
         rows = [
             [
                 str(s["reviews"]),
+                f"{s.get('audit_reviews', '?')}",
+                f"{s.get('promised', '?')}",
                 spread(s["accuracy_all"]),
                 spread(s["accepted_at_calibrated"]),
                 spread(s["precision_of_accepted_auto"]),
-                spread(s["kept_at_p95_calibrated"]),
+                spread(s["kept_at_p93_calibrated"]) if "kept_at_p93_calibrated" in s else "",
                 spread(s["kept_at_p95_best"]),
+                spread(s["efficiency"], num) if "efficiency" in s else "",
                 spread(s["relabel_seconds"], lambda x: f"{x:.1f}"),
             ]
             for s in (steps[k] for k in sorted(steps, key=int))
@@ -209,11 +221,14 @@ def review(name: str, r: dict) -> list[str]:
         lines += markdown_table(
             [
                 "reviews",
+                "audits",
+                "promise",
                 "accuracy",
                 "accepted",
-                "precision of accepted",
-                "kept at 0.95 (calibrated)",
-                "kept at 0.95 (best threshold)",
+                "precision",
+                "kept at 0.93",
+                "best at 0.95",
+                "efficiency",
                 "relabel s",
             ],
             rows,

@@ -177,36 +177,41 @@ MEASURES = (
 
 
 def summary(report: dict) -> dict:
-    """Per pile and round: the mean, lowest and highest of each measure over the draws."""
+    """Per pile and round: the mean, lowest and highest of each measure over the draws
+    (NaN where no draw has it: nothing of the workbook's own accepted), the audits, and
+    how many draws made a promise."""
     out: dict = {}
     for name, rows in report["runs"].items():
         pile = name.split(",")[0]
         for r, row in enumerate(rows):
-            out.setdefault(pile, {}).setdefault(r, {"reviews": row["reviews"]})
+            step = out.setdefault(pile, {}).setdefault(r, {"reviews": row["reviews"]})
+            step["audit_reviews"] = row["audit_reviews"]
+            step["promised"] = step.get("promised", 0) + int(row["promise"])
             for key in MEASURES:
-                out[pile][r].setdefault(key, []).append(row[key])
+                step.setdefault(key, []).append(row[key])
     for rounds in out.values():
         for row in rounds.values():
             for key in MEASURES:
                 values = np.asarray(row[key], np.float64)
+                seen = values[np.isfinite(values)]
                 row[key] = {
-                    "mean": float(np.nanmean(values)),
-                    "min": float(np.nanmin(values)),
-                    "max": float(np.nanmax(values)),
+                    stat: float(f(seen)) if len(seen) else float("nan")
+                    for stat, f in (("mean", np.mean), ("min", np.min), ("max", np.max))
                 }
     return out
 
 
 def curve(report: dict):
-    """Share of the pile kept at precision >= 0.95 against the number of reviews."""
+    """The share the calibrated threshold accepts, and the best share at 0.95, against the
+    number of reviews."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 4.4))
     for k, (pile, rounds) in enumerate(report["summary"].items()):
         reviews = [row["reviews"] for row in rounds.values()]
         for key, style, what in (
-            ("kept_at_p95_best", "o-", "best threshold"),
-            ("kept_at_p95_calibrated", "s--", "calibrated threshold"),
+            ("kept_at_p95_best", "o-", "best share at 0.95"),
+            ("accepted_at_calibrated", "s--", "accepted at the calibrated threshold"),
         ):
             ax.plot(
                 reviews,
@@ -216,10 +221,10 @@ def curve(report: dict):
                 label=f"{pile}, {what} (mean of draws)",
             )
     ax.set_xlabel("reviews")
-    ax.set_ylabel("share kept at precision >= 0.95")
+    ax.set_ylabel("share of the pile")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("What reviews are worth (least certain first, one in five an audit)")
+    ax.set_title("What reviews are worth (the audit round, then least certain first)")
     fig.tight_layout()
     return fig
 

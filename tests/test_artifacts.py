@@ -90,3 +90,12 @@ def test_an_array_saved_in_rows_reads_back_and_a_short_one_is_never_saved(tmp_pa
     with pytest.raises(ValueError, match="5 rows written, 6 expected"):
         run.save_array_in_rows("b.npy", rows.shape, np.float16, [rows[:5]])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]  # no b.npy, no temporary
+
+
+def test_keras_shows_one_line_per_epoch_in_a_headless_run(monkeypatch):
+    from helpers.core import config
+
+    monkeypatch.delenv(config.HEADLESS, raising=False)
+    assert config.keras_verbosity() == "auto" and config.keras_verbosity(0) == 0
+    monkeypatch.setenv(config.HEADLESS, "1")
+    assert config.keras_verbosity() == 2 and config.keras_verbosity(0) == 0

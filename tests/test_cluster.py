@@ -61,3 +61,11 @@ def test_large_piles_use_lobpcg_and_find_the_same_clusters(monkeypatch, rng):
     large = C.spectral(codes, 3, seed=0)
     assert C.cluster_metrics(large, exact)["ari"] == 1.0
     np.testing.assert_array_equal(large, C.spectral(codes, 3, seed=0))  # seeded
+
+
+def test_a_class_without_a_cluster_is_said_in_words():
+    from helpers.labelling.cluster import cluster_map_note
+
+    assert cluster_map_note(np.array([0, 1, 2]), ["a", "b", "c"]) == ""
+    note = cluster_map_note(np.array([0, 0, 2, 2]), ["a", "b", "c", "d"])
+    assert note.startswith("2 of the 4 classes (b, d) have no cluster") and "RULE" in note

@@ -91,6 +91,10 @@ def test_headless_run_writes_notebooks_html_and_labels(headless_run):
     for name in NOTEBOOKS:
         assert (tmp_path / "run" / "notebooks" / f"{name}.ipynb").is_file()
         assert (tmp_path / "run" / "notebooks" / f"{name}.html").stat().st_size > 10_000
+    # training's progress, one line per epoch in the executed copy (not every bar update)
+    trained = nbformat.read(tmp_path / "run" / "notebooks" / "02_train_autoencoder.ipynb", 4)
+    printed = "".join(o.get("text", "") for c in trained.cells for o in c.get("outputs", []))
+    assert "Epoch 1/1" in printed and printed.count("step") <= 5, printed[-2000:]
     with open(labels) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1000  # the smoke profile labels 1,000 test images

@@ -145,7 +145,8 @@ def test_reviews_are_written_at_once_marked_and_undone(tmp_path):
     assert ex.labels.label[first] == 2 and ex.labels.source[first] == "reviewed"
     assert "2 image(s) given c" in ex.review.status.value and "2 reviewed" in ex.summary.value
     # still in view, marked with the class given and a tick
-    assert ex.shown[0] == first and ex.picks[0].description == "✓ c"
+    # (an audit pick of the audit round, and it stays marked as one)
+    assert ex.shown[0] == first and ex.picks[0].description == "✓ ⚄ c"
     assert ex.picks[0].button_style == "success"
     ex.review.undo_button.click()
     assert [r[:2] for r in session.log.rows()] == [[f"img{first}.png", "c"]]
@@ -208,7 +209,9 @@ def test_keys_review_the_picked_or_the_cursor_image(tmp_path):
     assert ex.review.press("ArrowLeft") == "move" and ex.cursor == 0
     assert ex.review.press("ArrowRight") == "move" and ex.picks[1].layout.border
     assert ex.review.press("c") == "confirm"  # the cursor's image keeps the class shown
-    assert session.log.rows()[-1][0] == f"img{second}.png"
+    assert session.log.rows()[-1][0] == f"img{second}.png" and ex.cursor == 2  # and on
+    # reviews not yet used by the labels and the promise: the summary says so at once
+    assert "2 review(s) since the last relabel, 2 of them audit picks" in ex.summary.value
     assert ex.review.press("z") == "undo" and len(session.log.rows()) == 1
     ex.picks[3].value = ex.picks[4].value = True  # picked images win over the cursor
     assert ex.picks[3].icon == "check-square" and ex.picks[5].icon == ""
@@ -219,6 +222,7 @@ def test_keys_review_the_picked_or_the_cursor_image(tmp_path):
         ex.review.press("r") == "relabel"
         and "Relabelled with 3 review(s)" in ex.review.status.value
     )
+    assert "since the last relabel" not in ex.summary.value
 
 
 def test_relabel_keeps_the_persons_threshold_until_asked(tmp_path):
@@ -230,9 +234,14 @@ def test_relabel_keeps_the_persons_threshold_until_asked(tmp_path):
     ex.review.press("1")
     ex.review.relabel()
     assert ex.threshold == chosen and "stays at your" in ex.review.status.value
+    assert "<i>calibrated threshold</i>" in ex.review.status.value and "*" not in (
+        ex.review.status.value
+    )
     ex.review.calibrated_button.click()
     assert ex.threshold == pytest.approx(min(ex.calibration.threshold, ex.slider.max), abs=1e-3)
     assert not ex.chosen_threshold
+    assert "stays at your" not in ex.review.status.value  # no stale sentence
+    assert "The slider is at the calibrated threshold" in ex.review.status.value
 
 
 def _labels_file(tmp_path, n):
@@ -320,8 +329,15 @@ def test_counts_by_class_and_an_empty_gallery_say_what_is_going_on():
         assert f"{name} <b>{n}</b>" in ex.by_class.value
     ex.slider.value = 0.0
     assert "none yet for 3 class(es)" in ex.by_class.value
-    assert "No image is accepted at this threshold" in ex.empty.value
+    assert "No image is accepted by the threshold: move" in ex.empty.value
     assert "the number the slider compares" in ex.legend.value
+    # a class whose only accepted images are the ones a person gave: the sentence says so
+    from helpers.labelling.labels import Known
+
+    ex.labels = labels.with_known(Known.of([0, 1], [1, 1], "reviewed"))
+    ex.picker.value = 1
+    assert "<b>2</b> of" in ex.summary.value
+    assert "beyond the 2 a person gave a class" in ex.empty.value
 
 
 def test_thumbnails_come_from_the_originals_when_given():

@@ -97,6 +97,15 @@ def remember_run(path: Path) -> None:
     write_text(target, str(Path(path).resolve()) + "\n")
 
 
+HEADLESS = "WORKBOOK_HEADLESS"  # set by the headless run (python -m helpers run)
+
+
+def keras_verbosity(verbose: int | str = "auto") -> int | str:
+    """Keras's ``verbose``: "auto" is one line per epoch (2) in a headless run, whose
+    executed notebooks would keep a progress bar's every update, else Keras's own."""
+    return 2 if verbose == "auto" and os.environ.get(HEADLESS) else verbose
+
+
 def fashion_mnist_dir() -> Path | None:
     """The folder named by ``$FASHION_MNIST_DIR``, if set."""
     raw = os.environ.get("FASHION_MNIST_DIR")

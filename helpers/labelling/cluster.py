@@ -113,3 +113,19 @@ def cluster_metrics(clusters: np.ndarray, labels: np.ndarray) -> dict[str, float
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ari": float(adjusted_rand_score(labels, clusters)),
     }
+
+
+def cluster_map_note(cluster_to_class: np.ndarray, class_names) -> str:
+    """A sentence on the clusters' map to classes when some class got no cluster ('' when
+    every class has one): clusters follow what the images show, not the person's classes,
+    and only the tutorial's cluster rule labels by them."""
+    mapped = set(np.asarray(cluster_to_class).tolist())
+    missing = [name for c, name in enumerate(class_names) if c not in mapped]
+    if not missing:
+        return ""
+    return (
+        f"{len(missing)} of the {len(class_names)} classes ({', '.join(missing)}) have no "
+        "cluster of their own: the clusters follow what the images show, which need not be "
+        "your classes. The labels below come from each image's own scores and the graph, "
+        "not from this map; only RULE = 'cluster' would label by it."
+    )

@@ -162,8 +162,8 @@ class PrecisionEstimate:
 
         n = np.unique(np.linspace(1, len(ranked), min(_TRIED, len(ranked))).astype(np.int64))
         good = np.flatnonzero(ok(n))
-        if len(good) == 0:
-            return float(np.nextafter(ranked[0], np.inf))
+        if len(good) == 0:  # above the top score even as float32, as scores usually are
+            return float(np.nextafter(np.float32(ranked[0]), np.float32(np.inf)))
         # between the tried ranks, the loosest that still keeps the promise
         stop = n[good[-1] + 1] if good[-1] + 1 < len(n) else n[good[-1]]
         between = np.arange(n[good[-1]], stop + 1)

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from helpers.core import config
 from helpers.core.files import atomic_write, write_text
 from helpers.core.views import DEFAULT_VIEWS, ViewSettings, random_views, shift_and_mirror
 from helpers.data.fashion_mnist import to_float_images
@@ -208,7 +209,9 @@ def train(
     """Fit the autoencoder to reproduce its input under the SSIM loss, as ``recipe`` says.
 
     ``x_train`` is (N, H, W, C), uint8 or float32 in [0, 1]; ``n_images`` trains on a seeded subset.
-    Shows Keras's progress bar (``verbose``); returns the per-epoch history (a dict).
+    Shows Keras's progress bar (``verbose``; "auto": a live bar, or one line per epoch in
+    a headless run, whose executed notebooks keep every line); returns the per-epoch
+    history (a dict).
     With ``checkpoint`` (a ``.keras`` path) the model, optimizer and history are saved
     atomically after every epoch, and a later call with the same path resumes from there.
     ``augment=True`` shows each image shifted by up to 2 pixels and mirrored half of the
@@ -272,7 +275,7 @@ def train(
             epochs=recipe.epochs,
             initial_epoch=initial_epoch,
             shuffle=False,  # the order is EpochBatches', seeded per epoch
-            verbose=verbose,
+            verbose=config.keras_verbosity(verbose),
             callbacks=callbacks,
         )
     for key, values in fit.history.items():

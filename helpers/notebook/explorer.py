@@ -37,6 +37,12 @@ def _show_picked(change) -> None:
     change.owner.icon = "check-square" if change.new else ""
 
 
+def _caption(score: float) -> str:
+    """A tile's number, short enough to read whole: one decimal, or *<0* for a label
+    whose second opinion (the examples alone) disagrees."""
+    return f"{score:.1f}" if score >= 0 else "<0"
+
+
 def _slider_top(labels: Labels) -> float:
     """The slider's right end: the largest score, rounded up to a hundredth."""
     return float(np.ceil(max(labels.score.max(), 1e-3) * 100) / 100)
@@ -141,6 +147,8 @@ class ThresholdExplorer:
             rows.append(self.saving.widget)
         reviewing = [self.legend, self.empty, self.gallery]
         self.review = None if session is None else ReviewBar(self, session)
+        if session is not None:
+            self._audit |= set(session.audit)  # audit picks reviewed before stay marked
         if self.review is not None:
             reviewing.insert(0, self.review.widget)
         self.review_area = w.VBox(reviewing)
@@ -235,6 +243,9 @@ class ThresholdExplorer:
                 )
         if self.n_reviewed:
             text += f" &middot; {self.n_reviewed} reviewed"
+        waiting = self.review.waiting() if self.review is not None else None
+        if waiting:
+            text += f"<br><i>{waiting}</i>"
         self.stats = stats
         self.summary.value = text
         self.by_class.value = self._per_class_counts(ranked, n_open)
@@ -267,9 +278,15 @@ class ThresholdExplorer:
             if ranked.size == 0:
                 return f"<i>No image is labelled{scope} at all.</i>"
             looser = "right" if self.labels.threshold_on == "loss" else "left"
+            given = len(ranked.known)
+            yours = (
+                f" beyond the {given} a person gave a class (examples and reviews, always accepted)"
+                if given
+                else ""
+            )
             return (
-                f"<i>No image{scope} is accepted at this threshold: move the slider {looser}, "
-                "or show the least certain images.</i>"
+                f"<i>No image{scope} is accepted by the threshold{yours}: move the slider "
+                f"{looser}, or show the least certain images.</i>"
             )
         return f"<i>Every image{scope} has been reviewed: nothing left to ask about.</i>"
 
@@ -287,15 +304,16 @@ class ThresholdExplorer:
             i = int(self.shown[k])
             cell.layout.display = "flex"
             thumb.value = self.thumbnails.png(i)
-            name = self.class_names[int(self.labels.label[i])][:11]
+            name = self.class_names[int(self.labels.label[i])][:9]
             truth = None if self.true_labels is None else int(self.true_labels[i])
             wrong = truth is not None and truth >= 0 and truth != int(self.labels.label[i])
             reviewed = self._is_reviewed(i)
             audit = i in self._audit
+            mark = "⚄ " if audit else ""
             if reviewed:
-                pick.description, pick.button_style = f"✓ {name}", "success"
+                pick.description, pick.button_style = f"✓ {mark}{name}", "success"
             else:
-                pick.description = ("⚄ " if audit else "") + f"{name} {self.labels.score[i]:.2g}"
+                pick.description = f"{mark}{name} {_caption(self.labels.score[i])}"
                 pick.button_style = "danger" if wrong else ""
             where = f"image {i}" if self.image_ids is None else str(self.image_ids[i])
             pick.tooltip = (

@@ -90,13 +90,13 @@ def loss_curve(history: dict):
 
 
 def reconstructions(originals, recon, n: int = 10, scores=None):
-    """Originals (top row) above their reconstructions (bottom row)."""
+    """Originals (top row) above their reconstructions (bottom row), each with its SSIM."""
     n = min(n, len(originals))
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.8), squeeze=False)
     for i in range(n):
         _img(axes[0, i], originals[i], "input" if i == 0 else None)
-        title = f"SSIM {scores[i]:.2f}" if scores is not None else ("output" if i == 0 else None)
-        _img(axes[1, i], recon[i], title)
+        score = f"SSIM {scores[i]:.2f}" if scores is not None else ""
+        _img(axes[1, i], recon[i], f"rebuilt\n{score}" if i == 0 else score or None)
     fig.tight_layout()
     return fig
 

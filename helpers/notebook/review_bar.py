@@ -11,6 +11,7 @@ too: Tab to move, Space or Enter to press.
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Sequence
 
@@ -62,7 +63,7 @@ class ReviewBar:
         self.confirm_button.on_click(lambda _b: self.confirm())
         self.undo_button.on_click(lambda _b: self.undo())
         self.relabel_button.on_click(lambda _b: self.relabel())
-        self.calibrated_button.on_click(lambda _b: explorer.use_calibrated_threshold())
+        self.calibrated_button.on_click(lambda _b: self.use_calibrated())
         for name, button in (
             ("confirm", self.confirm_button),
             ("undo", self.undo_button),
@@ -125,16 +126,39 @@ class ReviewBar:
         explorer.show_labels(labels, calibration)
         n = explorer.n_reviewed or 0
         self.status.value = (
-            f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; {calibration}"
+            f"Relabelled with {n} review(s) in {time.perf_counter() - start:.1f} s; "
+            + html.escape(str(calibration))
         )
         if explorer.chosen_threshold:  # the person's threshold stays; calibrated: a press away
             self.status.value += (
-                f". The slider stays at your {explorer.threshold:.4f}: press *calibrated "
-                f"threshold* for {calibration.threshold:.4f}."
+                f". The slider stays at your {explorer.threshold:.4f}: press <i>calibrated "
+                f"threshold</i> for {calibration.threshold:.4f}."
             )
             explorer.redraw()
         else:
             explorer.use_calibrated_threshold()
+
+    def use_calibrated(self) -> None:
+        """Move the slider to the calibrated threshold, and say so in the status line."""
+        self.explorer.use_calibrated_threshold()
+        calibration = self.explorer.calibration
+        if calibration is not None:
+            self.status.value = (
+                f"The slider is at the calibrated threshold {calibration.threshold:.4f} "
+                f"({html.escape(calibration.basis)})."
+            )
+
+    def waiting(self) -> str:
+        """The reviews made since the last relabel, which the labels and the promise do
+        not use yet, in a sentence ('' when none)."""
+        if not self.history:
+            return ""
+        audits = sum(review.audit for review, _ in self.history)
+        return (
+            f"{len(self.history)} review(s) since the last relabel"
+            + (f", {audits} of them audit picks," if audits else "")
+            + " not counted above yet: press relabel to use them"
+        )
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -162,6 +186,7 @@ class ReviewBar:
                 self.undo()
             else:
                 self.confirm(explorer.keyed_images())
+                explorer.move_cursor(1, n_shown)
             return action
         c = CLASS_KEYS.find(key.lower()) if len(key) == 1 else -1
         if 0 <= c < len(explorer.class_names):

@@ -53,6 +53,7 @@ def run_workbook(
     out_dir = run.path / "notebooks"
     os.environ["WORKBOOK_PROFILE"] = profile
     os.environ["WORKBOOK_RUN_DIR"] = str(run.path)
+    os.environ[config.HEADLESS] = "1"  # Keras: one line per epoch in the executed copies
     if engine is not None:
         os.environ["WORKBOOK_ENGINE"] = engine  # checked where it is used (notebook 03)
     if ray_address is not None:
