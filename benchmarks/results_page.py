@@ -236,6 +236,50 @@ def review(name: str, r: dict) -> list[str]:
     return lines
 
 
+def promise(name: str, r: dict) -> list[str]:
+    """Where the threshold goes by its two settings, on the review states."""
+    lines = [f"## The threshold's promise, by its settings: `{name}`", *made_by(name, r)]
+    defaults = r["defaults"]
+    lines += [
+        "",
+        f"On the states of `{r['states']}`. Defaults: model worth "
+        f"{defaults['model_labels']:g} labels, floor {defaults['promise_floor']:g}. Per pile: "
+        "*before*: the precision the workbook's own accepted labels deliver before any review "
+        "(mean over the draws; — where nothing is accepted) and the share accepted; "
+        "*100-300*: the lowest delivered precision of any draw after 100, 200 and 300 "
+        "reviews, and the mean efficiency there (accepted / best share at 0.95). "
+        "Fashion-MNIST: the share kept at 0.93 after 100 / 300 / 500 reviews, and its "
+        "largest fall from one round to the next after the first.",
+    ]
+    piles = list(next(iter(r["variants"].values())))
+    rows = []
+    for variant, by_pile in r["variants"].items():
+        row = [variant]
+        for pile in piles:
+            rounds = by_pile[pile]
+            first = rounds[0]
+            later = [x for x in rounds if 1 <= x["round"] <= 3]
+            lowest = [x["delivered_lowest"] for x in later if x["delivered_lowest"] is not None]
+            row.append(
+                f"{num(first['delivered']) if first['delivered'] is not None else '—'} / "
+                f"{pct(first['accepted'])}"
+            )
+            row.append(
+                f"{num(min(lowest)) if lowest else '—'} / "
+                f"{num(float(np.mean([x['efficiency'] for x in later])), 2)}"
+            )
+        kept = [x["kept_at_93"] for x in by_pile.get("fashion", [])]
+        if len(kept) > 5:
+            falls = [a - b for a, b in zip(kept[1:], kept[2:], strict=False)]
+            row.append(f"{kept[1]:.3f} / {kept[3]:.3f} / {kept[5]:.3f}, {max(0, max(falls)):.3f}")
+        rows.append(row)
+    header = ["settings"]
+    for pile in piles:
+        header += [f"{pile}: before", f"{pile}: 100-300"]
+    header += ["fashion: kept at 0.93, fall"] if rows and len(rows[0]) > len(header) else []
+    return lines + markdown_table(header, rows)
+
+
 def refine(name: str, r: dict) -> list[str]:
     lines = [f"## Codes refined on the pile: `{name}`", *made_by(name, r)]
     lines += ["", f"Pile: {r['pile']}; weights `{r['weights']}`; mean over the draws."]
@@ -427,6 +471,7 @@ SECTIONS = {
     "description": description,
     "quality": quality,
     "review": review,
+    "promise": promise,
     "refine": refine,
     "codes": codes,
     "recipes": recipes,

@@ -1,16 +1,22 @@
-"""Notebook 05 in a real JupyterLab, driven by a real (headless) Chromium.
+"""The workbook in a real JupyterLab, driven by a real (headless) Chromium, as a person
+uses it.
 
 nbval executes the notebooks but never draws a widget. This test starts JupyterLab on a
-free loopback port with a throwaway token, opens 05_label_with_ssim.ipynb, runs all cells
-in the smoke profile, moves the threshold slider with the keyboard and checks that the
-count follows; then clicks one image in the gallery, gives it another class, finds the
-review in reviews.csv, restarts the kernel, runs the notebook again and sees the review
-still applied. Screenshots land in tests/browser/output/.
+free loopback port with a throwaway token and no run directory in its environment. In
+notebook 01 it sets the run directory in the parameters cell (the only place it is set)
+and runs it, then runs notebooks 02, 03 and 04 in turn: each follows the run notebook 01
+set up. In notebook 05 (smoke profile) it moves the threshold slider with the keyboard and
+checks that the count follows; clicks one image in the gallery and gives it another
+class; reviews two more by keyboard (a class key, then ``c`` to confirm); saves
+labels.csv; restarts the kernel and runs the notebook again, and sees the reviews still
+applied, the slider at the threshold it saved and labels.csv as it saved it.
+Screenshots land in tests/browser/output/.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import secrets
@@ -75,7 +81,6 @@ def jupyterlab(tmp_path_factory):
         **os.environ,
         # BROWSER_TEST_PROFILE=full makes the README's screenshot with the shipped weights.
         "WORKBOOK_PROFILE": os.environ.get("BROWSER_TEST_PROFILE", "smoke"),
-        "WORKBOOK_RUN_DIR": str(run_dir),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -96,6 +101,7 @@ def jupyterlab(tmp_path_factory):
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
+    env.pop("WORKBOOK_RUN_DIR", None)  # notebook 01's parameter says where, nothing else
     if os.geteuid() == 0:  # CI runs as root in a throwaway machine
         cmd.append("--allow-root")
     log = open(log_path, "w")
@@ -159,6 +165,70 @@ def _run_all_cells(page) -> None:
     pytest.fail("JupyterLab did not start running the notebook's cells")
 
 
+_CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in view
+
+
+def _open(context, base: str, token: str, name: str, before=None):
+    """A new browser tab with one notebook alone (a reset workspace: no tab of an earlier
+    one); ``before``, the tab it replaces, is closed without JupyterLab's unload prompt."""
+    if before is not None:
+        before.close(run_before_unload=False)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/notebooks/{name}.ipynb?reset&token={token}")
+    page.wait_for_selector(f"{_CURRENT} .jp-Cell", timeout=90_000)
+    _dismiss_news_popup(page)
+    return page
+
+
+def _set_parameter(page, line: str) -> None:
+    """Type ``line`` at the end of the parameters cell, as a person sets a parameter."""
+    editor = page.locator(f"{_CURRENT} .jp-CodeCell").first.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type(line)
+    page.keyboard.press("Escape")  # back to command mode
+
+
+def _run_to_the_end(page, name: str) -> str:
+    """Run every cell and wait until the last has run; no error. Returns what it printed."""
+    _run_all_cells(page)
+    page.wait_for_function(
+        f"() => {{ const p = [...document.querySelectorAll('{_CURRENT} .jp-InputArea-prompt')]"
+        ".map(e => e.innerText).filter(t => t.trim()); "
+        "return p.length && !p.some(t => t.includes('*')) && /\\d/.test(p[p.length - 1]); }",
+        timeout=NOTEBOOK_RUN_S * 1000,
+    )
+    # JupyterLab draws only the cells in view: back to the top, where the setup cell is
+    page.locator(f"{_CURRENT} .jp-WindowedPanel-outer").evaluate("e => { e.scrollTop = 0; }")
+    page.wait_for_timeout(1000)
+    printed = "\n".join(page.locator(f"{_CURRENT} .jp-OutputArea-output").all_inner_texts())
+    assert "Traceback" not in printed, f"{name}: {printed[-3000:]}"
+    return printed
+
+
+def _set_up_and_run_01_to_04(context, base: str, token: str, run_dir: Path):
+    """The run directory set in notebook 01's parameters only; 02-04 follow it. Returns
+    the last tab."""
+    page = _open(context, base, token, "01_load_data")
+    _set_parameter(page, f"RUN_DIR = {str(run_dir)!r}")
+    printed = _run_to_the_end(page, "01_load_data")
+    assert f"results in {run_dir}" in printed, printed[-2000:]
+    assert (run_dir / "inputs.json").is_file()
+    page.screenshot(path=str(OUTPUT / "01_done.png"), full_page=False)
+    for name in ("02_train_autoencoder", "03_visualize_latents", "04_cluster"):
+        page = _open(context, base, token, name, before=page)
+        printed = _run_to_the_end(page, name)
+        assert f"results in {run_dir} (the run notebook 01 set up last" in printed, (
+            name,
+            printed[-2000:],
+        )
+        page.screenshot(path=str(OUTPUT / f"{name[:2]}_done.png"), full_page=False)
+    assert (run_dir / "clusters.npz").is_file()
+    return page
+
+
 def _dismiss_news_popup(page) -> None:
     """Answer JupyterLab's "notified about news?" toast so it does not cover the widget."""
     try:
@@ -203,8 +273,9 @@ def _summary_count(page) -> int:
 
 def _review_by_keyboard(page, run_dir: Path) -> None:
     """With the mouse over the gallery: an arrow moves the cursor to the second image, the
-    first class's key gives it that class; reviews.csv has it, and the notebook itself is
-    untouched (JupyterLab's own keys, such as 1 for a heading, did not fire)."""
+    first class's key gives it that class and moves on, ``c`` confirms the next image's
+    class and moves on too; reviews.csv has both, and the notebook itself is untouched
+    (JupyterLab's own keys, such as 1 for a heading or c for copy, did not fire)."""
     cells_before = page.locator(".jp-Notebook .jp-Cell").count()
     code_before = page.locator(".jp-Notebook .jp-CodeCell").count()
     first_class = page.locator(".review-class").first.inner_text().split(" · key ")[0]
@@ -215,17 +286,46 @@ def _review_by_keyboard(page, run_dir: Path) -> None:
         "() => document.querySelector('.threshold-summary')?.innerText.includes('2 reviewed')",
         timeout=60_000,
     )
+    third = page.locator(".threshold-gallery .gallery-pick").nth(2)
+    shown = re.match(r"(.+?): ([^,(]+)", third.get_attribute("title")).group(2).strip()
+    page.keyboard.press("c")
+    page.wait_for_function(
+        "() => document.querySelector('.threshold-summary')?.innerText.includes('3 reviewed')",
+        timeout=60_000,
+    )
     page.screenshot(path=str(OUTPUT / "05_keyboard.png"), full_page=False)
     with open(run_dir / "reviews.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert len(rows) == 3 and rows[2][1] == first_class, rows
+    assert len(rows) == 4 and rows[2][1] == first_class and rows[3][1] == shown, rows
+    # the cursor (the blue frame) moved on to the fourth image
+    frames = page.locator(".threshold-gallery .gallery-pick").evaluate_all(
+        "picks => picks.map(p => getComputedStyle(p).borderTopColor)"
+    )
+    assert len(set(frames[:5])) == 2 and frames[3] != frames[0], frames[:5]
+    assert "since the last relabel" in page.locator(".threshold-summary").inner_text()
     assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
     assert page.locator(".jp-Notebook .jp-CodeCell").count() == code_before
 
 
-def _review_one_image(page, run_dir: Path) -> None:
-    """Click the first image of the gallery, give it another class, see it saved; restart
-    the kernel, run everything again, and see the review still applied."""
+def _save_labels(page, run_dir: Path) -> tuple[str, bytes]:
+    """Press *save labels.csv*: labels.csv and its record say the person saved it, at the
+    slider's threshold. Returns that threshold as the slider shows it, and the file."""
+    readout = page.locator(".threshold-slider .widget-readout").inner_text().strip()
+    page.locator(".labels-save").click()
+    page.wait_for_function(
+        "() => document.querySelector('.labels-save-state')?.innerText"
+        ".includes('holds what is shown (saved by you)')",
+        timeout=60_000,
+    )
+    record = json.loads((run_dir / "labels.json").read_text())
+    assert record["by"] == "you" and f"{record['threshold']:.4f}" == readout, (record, readout)
+    return readout, (run_dir / "labels.csv").read_bytes()
+
+
+def _review_save_and_restart(page, run_dir: Path) -> None:
+    """Click the first image of the gallery, give it another class, see it saved; review
+    two more by keyboard; save labels.csv; restart the kernel, run everything again, and
+    see the reviews still applied, the slider where it was saved, labels.csv untouched."""
     pick = page.locator(".threshold-gallery .gallery-pick").first
     pick.scroll_into_view_if_needed()
     shown = pick.get_attribute("title")  # "17: Sandal" (the image's id in labels.csv)
@@ -245,6 +345,7 @@ def _review_one_image(page, run_dir: Path) -> None:
     image_id = rows[1][0]
     assert "1 reviewed" in page.locator(".threshold-summary").inner_text()
     _review_by_keyboard(page, run_dir)
+    threshold, saved = _save_labels(page, run_dir)
 
     # mark this explorer, so the wait below sees the one drawn after the restart
     page.evaluate("() => document.querySelector('.threshold-summary').dataset.old = '1'")
@@ -255,17 +356,20 @@ def _review_one_image(page, run_dir: Path) -> None:
     ).first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.threshold-summary')]"
-        ".some(e => !e.dataset.old && e.innerText.includes('2 reviewed'))",
+        ".some(e => !e.dataset.old && e.innerText.includes('3 reviewed'))",
         timeout=NOTEBOOK_RUN_S * 1000,
     )
-    # the notebook's last cell writes labels.csv again, the review in it
-    deadline = time.time() + NOTEBOOK_RUN_S
-    while True:
-        with open(run_dir / "labels.csv", newline="") as fh:
-            row = next(r for r in csv.DictReader(fh) if r["image"] == image_id)
-        if row["source"] == "reviewed" or time.time() > deadline:
-            break
-        page.wait_for_timeout(1000)
+    # the slider starts where the person saved it, and says why
+    slider = page.locator(".threshold-slider").last
+    assert slider.locator(".widget-readout").inner_text().strip() == threshold
+    # the last cell leaves the person's labels.csv as it is, and says so
+    page.wait_for_function(
+        "() => /holds what you saved|already holds these labels/.test(document.body.innerText)",
+        timeout=NOTEBOOK_RUN_S * 1000,
+    )
+    assert (run_dir / "labels.csv").read_bytes() == saved
+    with open(run_dir / "labels.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["image"] == image_id)
     assert (row["label"], row["source"], row["accepted"]) == (given, "reviewed", "1"), row
     assert image  # the gallery's caption named the image reviewed
 
@@ -289,11 +393,8 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
         except PlaywrightError as err:
             pytest.fail(f"Chromium did not start: {err}")
         try:
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{base}/lab/tree/notebooks/05_label_with_ssim.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-            _dismiss_news_popup(page)
+            page = _set_up_and_run_01_to_04(context, base, token, run_dir)
+            page = _open(context, base, token, "05_label_with_ssim", before=page)
             _run_all_cells(page)
 
             slider = page.locator(".threshold-slider")
@@ -333,9 +434,11 @@ def test_threshold_slider_in_jupyterlab(jupyterlab, tmp_path):
             assert readout < before_readout, (before_readout, readout)
             # the summary speaks of the threshold the slider shows
             assert f"{readout:.4f}" in page.locator(".threshold-summary").inner_text()
-            _review_one_image(page, run_dir)
+            _review_save_and_restart(page, run_dir)
         except BaseException:
-            page.screenshot(path=str(OUTPUT / "05_failure.png"), full_page=True)
+            for k, tab in enumerate(context.pages):  # whichever notebook it stopped in
+                if tab.url != "about:blank":
+                    tab.screenshot(path=str(OUTPUT / f"failure-{k}.png"), full_page=True)
             raise
         finally:
             context.close()
