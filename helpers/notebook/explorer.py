@@ -124,18 +124,18 @@ class ThresholdExplorer:
             for _ in range(max_gallery)
         ]
         self.picks = [
-            w.ToggleButton(layout=w.Layout(width="108px", height="40px", padding="0px"))
+            w.ToggleButton(layout=w.Layout(width="116px", height="40px", padding="0px"))
             for _ in range(max_gallery)
         ]
         self.cells = []
         for thumb, pick in zip(self.thumbs, self.picks, strict=True):
             pick.add_class("gallery-pick")
             pick.observe(_show_picked, names="value")
-            cell = w.VBox([thumb, pick], layout=w.Layout(align_items="center", width="112px"))
+            cell = w.VBox([thumb, pick], layout=w.Layout(align_items="center", width="120px"))
             self.cells.append(cell)
         self.gallery = w.GridBox(
             self.cells,
-            layout=w.Layout(grid_template_columns="repeat(auto-fill, 114px)", grid_gap="2px"),
+            layout=w.Layout(grid_template_columns="repeat(auto-fill, 122px)", grid_gap="2px"),
         )
         self.gallery.add_class("threshold-gallery")
         for control in (self.slider, self.picker, self.order):

@@ -301,7 +301,8 @@ def _review_by_keyboard(page, run_dir: Path) -> None:
     frames = page.locator(".threshold-gallery .gallery-pick").evaluate_all(
         "picks => picks.map(p => getComputedStyle(p).borderTopColor)"
     )
-    assert len(set(frames[:5])) == 2 and frames[3] != frames[0], frames[:5]
+    cursor = "rgb(25, 118, 210)"  # the explorer's #1976d2
+    assert frames[3] == cursor and frames.count(cursor) == 1, frames[:5]
     assert "since the last relabel" in page.locator(".threshold-summary").inner_text()
     assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before
     assert page.locator(".jp-Notebook .jp-CodeCell").count() == code_before
