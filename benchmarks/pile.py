@@ -18,12 +18,14 @@ examples) on the piles of ``--sizes``, shipped weights, each engine in a fresh p
 alternately: images/s, Ray's overhead against local (a Ray started here, and a cluster of
 two nodes of one CPU each), and the peak memory of the driver process.
 
-    python -m benchmarks.pile headless 1000000
+    python -m benchmarks.pile headless 1000000 [--baseline ../other-checkout]
 
 writes that many 28x28 PNG files (Fashion-MNIST's 70,000, then copies rolled, mirrored and
 noisy) and labels them with ``python -m helpers run`` in a subprocess: wall time, peak
 memory of the run and its kernels, seconds per notebook and per cell that took more than
-5 s (from the executed notebooks).
+5 s (from the executed notebooks). ``--baseline``: first the same with another checkout's
+``helpers`` (an earlier commit, say, from ``git worktree add``), then this one's, one
+after the other on this machine, with the ratio of their times.
 """
 
 from __future__ import annotations
@@ -383,6 +385,7 @@ def main(argv=None) -> int:
     engines_.add_argument("--map", type=int, default=None, help=argparse.SUPPRESS)
     headless_ = modes.add_parser("headless", help="the whole workbook on N files, headless")
     headless_.add_argument("files", type=int)
+    headless_.add_argument("--baseline", default=None, help="another checkout, run first")
     for mode in (steps_, engines_, headless_):
         mode.add_argument("--root", default="runs/pile-bench")
         mode.add_argument("--out", default=str(HERE / "results"))
@@ -406,7 +409,16 @@ def main(argv=None) -> int:
     if args.mode == "headless":
         saved = Path(args.out) / "pile.json"
         report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
+        baseline = None
+        if args.baseline:
+            baseline = headless(root, args.files, Path(args.baseline).resolve())
+            print(json.dumps(baseline, indent=1), flush=True)
         result = headless(root, args.files)
+        if baseline is not None:
+            result["baseline"] = baseline
+            result["time_over_baseline"] = round(
+                result["total_seconds"] / baseline["total_seconds"], 3
+            )
         report.setdefault("headless", {})[str(args.files)] = result
         save_report(args.out, "pile.json", report)
         plot(report, Path(args.out) / "pile.png")
@@ -451,18 +463,32 @@ def steps(root: Path, sizes: list[int], out: Path, argv) -> int:
     return 0
 
 
-def headless(root: Path, n: int) -> dict:
-    """The whole workbook, headless, on ``n`` augmented files: time and peak memory."""
+def headless(root: Path, n: int, checkout: Path | None = None) -> dict:
+    """The whole workbook, headless, on ``n`` augmented files: time and peak memory; with
+    ``checkout``, that checkout's ``helpers`` (into a run directory of its own)."""
     pile, run_dir = root / f"augmented-{n}", root / f"run-augmented-{n}"
     start = time.perf_counter()
     write_augmented_pile(pile, n)
     print(f"{n:,} files ready in {time.perf_counter() - start:.0f} s", flush=True)
+    made_at, env, cwd = commit(), None, None
+    if checkout is not None:
+        made_at = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        env, cwd = {**os.environ, "PYTHONPATH": str(checkout)}, checkout
+        run_dir = root / f"run-augmented-{n}-{made_at}"
     workbook = [sys.executable, "-m", "helpers", "run", "--data", str(pile)]
     workbook += ["--examples", str(root / "examples"), "--run-dir", str(run_dir)]
-    made_at, start = commit(), time.perf_counter()
-    done = subprocess.run(workbook, capture_output=True, text=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMED, *workbook], capture_output=True, text=True, env=env, cwd=cwd
+    )
     seconds = time.perf_counter() - start
-    if done.returncode:
+    code, peak_kib = json.loads(done.stdout.strip().splitlines()[-1])
+    if code:
         raise RuntimeError(done.stdout[-2000:] + done.stderr[-3000:])
     notebooks = {}
     for line in done.stdout.splitlines():
@@ -476,10 +502,19 @@ def headless(root: Path, n: int) -> dict:
             os.path.relpath(c, ROOT) if c.startswith("/") else c for c in workbook[1:]
         ),
         "total_seconds": round(seconds, 1),
-        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        "peak_rss_gib": round(peak_kib / 2**20, 2),
         "notebook_seconds": notebooks,
         "slow_cells": slow_cells(run_dir / "notebooks"),
     }
+
+
+# Runs a command and prints its exit code and peak memory (KiB, of it and its children: a
+# process of its own per run, so that two runs measured one after the other each get theirs).
+_TIMED = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:])
+print(json.dumps([done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))
+"""
 
 
 def slow_cells(folder: Path, over: float = 5.0) -> list[dict]:

@@ -421,9 +421,22 @@ def pile(name: str, r: dict) -> list[str]:
             f"`{h['command']}`): {h['total_seconds'] / 60:.1f} minutes, peak memory "
             f"{h['peak_rss_gib']:.2f} GiB.",
         ]
-        lines += markdown_table(
-            ["notebook", "seconds"], [[k, f"{v:.0f}"] for k, v in h["notebook_seconds"].items()]
-        )
+        base = h.get("baseline")
+        if base is not None:
+            lines += [
+                "",
+                f"Side by side, one after the other on this machine: commit {base['commit']} "
+                f"took {base['total_seconds'] / 60:.1f} minutes, peak {base['peak_rss_gib']:.2f} "
+                f"GiB; this one's time over it: {h['time_over_baseline']:.2f}.",
+            ]
+        names = list(h["notebook_seconds"])
+        rows = [
+            [k, f"{h['notebook_seconds'][k]:.0f}"]
+            + ([f"{base['notebook_seconds'].get(k, float('nan')):.0f}"] if base else [])
+            for k in names
+        ]
+        header = ["notebook", "seconds"] + ([f"seconds at {base['commit']}"] if base else [])
+        lines += markdown_table(header, rows)
     engines = r.get("engines", {})
     for fmt, e in ({"28 grey": engines} if "sizes" in engines else engines).items():
         lines += [
