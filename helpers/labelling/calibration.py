@@ -57,7 +57,7 @@ class Calibration:
     n_held_out: int  # examples that could be held out
     held_out_accepted: int  # of those, how many the threshold accepts
     held_out_precision: float  # and how many of them were right (NaN when none)
-    estimated_precision: float = float("nan")  # of the pile's accepted labels
+    estimated_precision: float = float("nan")  # of the workbook's own accepted labels
     interval: tuple[float, float] = (float("nan"), float("nan"))  # 90%, around it
     floor: float = float("nan")  # what the interval's lower end had to reach
     n_audit: int = 0  # audit reviews held out
@@ -89,9 +89,9 @@ class Calibration:
         return reached and (self.on_loss or self.interval[0] >= self.floor)
 
     def estimate(self, threshold: float) -> dict:
-        """At ``threshold`` (on confidence): the estimated precision of the pile's accepted
-        labels and its 90% interval, and the held-out labels it accepts: audit reviews (a
-        fair sample) and examples, each as right and count."""
+        """At ``threshold`` (on confidence): the estimated precision of the workbook's own
+        accepted labels and its 90% interval, and the held-out labels it accepts: audit
+        reviews (a fair sample) and examples, each as right and count."""
         out = {"threshold": float(threshold), "estimated_precision": float("nan")}
         out["interval"] = (float("nan"), float("nan"))
         if self._model is not None:
