@@ -94,7 +94,7 @@ def test_headless_run_writes_notebooks_html_and_labels(headless_run):
     # training's progress, one line per epoch in the executed copy (not every bar update)
     trained = nbformat.read(tmp_path / "run" / "notebooks" / "02_train_autoencoder.ipynb", 4)
     printed = "".join(o.get("text", "") for c in trained.cells for o in c.get("outputs", []))
-    assert "Epoch 1/1" in printed and printed.count("step") <= 5, printed[-2000:]
+    assert "/step - loss" in printed and printed.count("step") <= 5, printed[-2000:]
     with open(labels) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1000  # the smoke profile labels 1,000 test images
@@ -133,15 +133,6 @@ def _library_labels(path):
     ).label
 
 
-def _kept(rows, target=0.95):
-    """Share of the pile kept: accepted labels (reviewed ones among them), if together at
-    least ``target`` right; and their precision."""
-    accepted = [r for r in rows if r["accepted"] == "1"]
-    right = sum(r["label"] == r["true_label"] for r in accepted)
-    precision = right / len(accepted) if accepted else 0.0
-    return (len(accepted) / len(rows) if precision >= target else 0.0), precision
-
-
 def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
     tmp_path, done = headless_run
     assert done.returncode == 0, done.stderr[-3000:]
@@ -175,7 +166,12 @@ def test_a_review_round_from_the_queue_is_read_by_the_next_run(headless_run):
     reviewed = {r["image"]: r for r in after if r["source"] == "reviewed"}
     assert set(reviewed) == {r["image"] for r in rows}
     assert all(r["label"] == truth[i] and r["accepted"] == "1" for i, r in reviewed.items())
-    assert _kept(after)[0] >= _kept(before)[0], (_kept(before), _kept(after))
+    # the audit round is in: the accepted column rests on a promise now, and keeps it
+    record = json.loads((run / "labels.json").read_text())
+    assert record["basis"].startswith("promise: 34 audit reviews"), record
+    auto = [r for r in after if r["source"] == "auto" and r["accepted"] == "1"]
+    if auto:  # the workbook's own accepted labels: no draw under 0.88 (issue 30's floor)
+        assert sum(r["label"] == r["true_label"] for r in auto) / len(auto) >= 0.88
 
 
 def test_a_kernel_that_dies_ends_the_run_at_once_naming_notebook_and_cell(tmp_path):
