@@ -19,13 +19,16 @@ alternately: images/s, Ray's overhead against local (a Ray started here, and a c
 two nodes of one CPU each), and the peak memory of the driver process.
 
     python -m benchmarks.pile headless 1000000 [--baseline ../other-checkout]
+        [--baseline-only | --kept-baseline]
 
 writes that many 28x28 PNG files (Fashion-MNIST's 70,000, then copies rolled, mirrored and
 noisy) and labels them with ``python -m helpers run`` in a subprocess: wall time, peak
 memory of the run and its kernels, seconds per notebook and per cell that took more than
 5 s (from the executed notebooks). ``--baseline``: first the same with another checkout's
 ``helpers`` (an earlier commit, say, from ``git worktree add``), then this one's, one
-after the other on this machine, with the ratio of their times.
+after the other on this machine, with the ratio of their times. ``--baseline-only`` measures
+the other checkout alone and keeps its result; a later ``--kept-baseline`` run (the same
+session, the same machine) measures this checkout and sets the two side by side.
 """
 
 from __future__ import annotations
@@ -386,6 +389,12 @@ def main(argv=None) -> int:
     headless_ = modes.add_parser("headless", help="the whole workbook on N files, headless")
     headless_.add_argument("files", type=int)
     headless_.add_argument("--baseline", default=None, help="another checkout, run first")
+    headless_.add_argument(
+        "--baseline-only", action="store_true", help="measure --baseline alone, and keep it"
+    )
+    headless_.add_argument(
+        "--kept-baseline", action="store_true", help="the baseline a --baseline-only run kept"
+    )
     for mode in (steps_, engines_, headless_):
         mode.add_argument("--root", default="runs/pile-bench")
         mode.add_argument("--out", default=str(HERE / "results"))
@@ -409,10 +418,17 @@ def main(argv=None) -> int:
     if args.mode == "headless":
         saved = Path(args.out) / "pile.json"
         report = json.loads(saved.read_text()) if saved.is_file() else {"sizes": {}}
-        baseline = None
-        if args.baseline:
+        baseline, kept = None, report.get("headless", {}).get(str(args.files), {})
+        if args.kept_baseline:
+            baseline = kept["kept_baseline"]
+        elif args.baseline:
             baseline = headless(root, args.files, Path(args.baseline).resolve())
             print(json.dumps(baseline, indent=1), flush=True)
+        if args.baseline_only:
+            kept["kept_baseline"] = baseline
+            report.setdefault("headless", {})[str(args.files)] = kept
+            save_report(args.out, "pile.json", report)
+            return 0
         result = headless(root, args.files)
         if baseline is not None:
             result["baseline"] = baseline
@@ -470,6 +486,7 @@ def headless(root: Path, n: int, checkout: Path | None = None) -> dict:
     start = time.perf_counter()
     write_augmented_pile(pile, n)
     print(f"{n:,} files ready in {time.perf_counter() - start:.0f} s", flush=True)
+    began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     made_at, env, cwd = commit(), None, None
     if checkout is not None:
         made_at = subprocess.run(
@@ -498,6 +515,7 @@ def headless(root: Path, n: int, checkout: Path | None = None) -> dict:
     return {
         "images": n,
         "commit": made_at,
+        "began": began,
         "command": " ".join(
             os.path.relpath(c, ROOT) if c.startswith("/") else c for c in workbook[1:]
         ),

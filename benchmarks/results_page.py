@@ -469,13 +469,37 @@ def pile(name: str, r: dict) -> list[str]:
 def relabel(name: str, r: dict) -> list[str]:
     lines = [f"## A relabel after reviews: `{name}`", *made_by(name, r)]
     rounds = ", ".join(f"{s:.1f}" for s in r["relabel_after_reviews_seconds"])
-    return lines + [
+    return (
+        lines
+        + [
+            "",
+            f"{r['images']:,} images ({r['machine']}): the session opened in "
+            f"{r['open_session_seconds']:.1f} s, the first relabel took "
+            f"{r['first_relabel_seconds']:.1f} s, "
+            f"and each relabel after {r['reviews_per_round']} more reviews {rounds} s "
+            f"(reconstructions read from the run directory: {r['reconstructions_on_disk']})"
+            + (
+                f"; reviews came {r['seconds_per_review']:g} s apart, each column scored meanwhile."
+                if r.get("seconds_per_review")
+                else "."
+            ),
+        ]
+        + _relabel_baseline(r)
+    )
+
+
+def _relabel_baseline(r: dict) -> list[str]:
+    """The same benchmark on an earlier commit, measured in the same run, and the ratio."""
+    b = r.get("baseline")
+    if not b:
+        return []
+    rounds = ", ".join(f"{s:.1f}" for s in b["relabel_after_reviews_seconds"])
+    return [
         "",
-        f"{r['images']:,} images ({r['machine']}): the session opened in "
-        f"{r['open_session_seconds']:.1f} s, the first relabel took "
-        f"{r['first_relabel_seconds']:.1f} s, "
-        f"and each relabel after {r['reviews_per_round']} more reviews {rounds} s "
-        f"(reconstructions read from the run directory: {r['reconstructions_on_disk']}).",
+        f"Side by side, just before, with {b['commit']}'s code on its own run directory: "
+        f"the session opened in {b['open_session_seconds']:.1f} s, the first relabel took "
+        f"{b['first_relabel_seconds']:.1f} s, each relabel after reviews {rounds} s. "
+        f"Median relabel time over {b['commit']}'s: **{r['time_over_baseline']:.2f}x**.",
     ]
 
 

@@ -13,7 +13,7 @@ from helpers.data.description import (
     fit_description,
     scattering_features,
 )
-from helpers.data.scattering import n_paths, scattering
+from helpers.data.scattering import n_paths, scattering, scattering_plain
 
 
 def test_scattering_of_a_constant_image_is_its_value_then_nothing():
@@ -43,6 +43,19 @@ def test_colour_channels_are_transformed_each_on_its_own():
     assert out.shape == (3, 3 * n_paths(2), 8, 8)
     green = scattering(rgb[..., 1:2], J=2)
     np.testing.assert_allclose(out[:, n_paths(2) : 2 * n_paths(2)], green, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "J"),
+    [((5, 28, 28, 1), 2), ((3, 16, 24, 1), 2), ((2, 64, 64, 3), 3), ((1, 96, 96, 1), 3)],
+)
+def test_the_fast_transform_computes_the_plain_ones_numbers(shape, J):
+    """The workbook's transform (averaging as a matrix, products folded as made) against
+    kymatio's algorithm step by step in Fourier space: the same numbers to float32 rounding."""
+    images = np.random.default_rng(1).random(shape).astype(np.float32)
+    fast, plain = scattering(images, J), scattering_plain(images, J)
+    assert fast.shape == plain.shape
+    np.testing.assert_allclose(fast, plain, atol=2e-6 * np.abs(plain).max())
 
 
 def made_pile(n_per_class: int = 40, seed: int = 0):

@@ -52,6 +52,32 @@ def test_spread_is_a_fixed_point_that_stays_inside_a_component(rng):
     np.testing.assert_array_equal(G.spread(values, graph, 0.0), values)
 
 
+def test_spread_reaches_the_fixed_point_of_the_plain_iteration(rng):
+    """Chebyshev's recurrence lands where many plain steps ``F <- a P F + (1 - a) V`` do,
+    clamped rows included, in fewer products with the graph."""
+    codes, _ = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    values = rng.random((len(codes), 3))
+    clamp = np.array([0, 5, 50])
+    transition = graph.multiply(1 / graph.sum(axis=1)).tocsr()
+    plain = values.copy()
+    for _ in range(2000):
+        plain = 0.9 * (transition @ plain) + 0.1 * values
+        plain[clamp] = values[clamp]
+    out = G.spread(values, graph, 0.9, clamp=clamp)
+    np.testing.assert_allclose(out, plain, atol=1e-6)
+    assert G.chebyshev_steps(0.9) < 50 < np.log(G.SPREAD_TOLERANCE) / np.log(0.9)
+
+
+def test_a_large_graph_is_multiplied_a_block_of_rows_per_core(rng, monkeypatch):
+    monkeypatch.setattr(G, "PARALLEL_ROWS", 10)
+    monkeypatch.setattr(G.os, "cpu_count", lambda: 3)
+    codes, _ = _two_blobs(rng)
+    graph = G.knn_graph(codes, 5)
+    values = rng.random((len(codes), 2)).astype(np.float32)
+    np.testing.assert_array_equal(G.parallel_product(graph)(values), graph @ values)
+
+
 def test_spread_refuses_bad_input(rng):
     codes, _ = _two_blobs(rng)
     graph = G.knn_graph(codes, 5)

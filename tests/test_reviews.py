@@ -108,7 +108,7 @@ def test_relabel_scores_only_new_columns_and_equals_a_full_recomputation(tmp_pat
     for i in reviewed:
         session.log.append(str(i), "abc"[y[i]])
     labels, calibration = session.relabel()
-    assert sorted(session._columns) == sorted(reviewed)
+    assert sorted(session.scores.columns) == sorted(reviewed)
     # from scratch: every example and every review as one similarity matrix
     columns = np.concatenate([ex_idx, reviewed])
     full = np.asarray(pairwise_ssim(x, x[columns]))

@@ -8,6 +8,9 @@ spreading lets each image's SSIM losses borrow from its neighbours' (``helpers.l
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
@@ -95,13 +98,19 @@ def nearest_in(
     return finder.kneighbors(np.asarray(queries, np.float64), return_distance=False)
 
 
+# Spreading stops when at most this much of the error it started with is left: 24 steps at
+# alpha 0.8, within about 1e-7 of the fixed point on the piles with truth, as close as the
+# 50 plain steps this replaced
+SPREAD_TOLERANCE = 1e-7
+
+
 def spread(
     values: np.ndarray,
     graph: sparse.spmatrix,
     alpha: float,
-    n_iter: int = 50,
     clamp: np.ndarray | None = None,
     dtype=np.float64,
+    tolerance: float = SPREAD_TOLERANCE,
 ) -> np.ndarray:
     """Values averaged along the graph: the fixed point of ``F = alpha * P F + (1 - alpha) V``.
 
@@ -110,6 +119,12 @@ def spread(
     the values as they are). Units are kept: spread SSIM losses are still SSIM losses.
     Rows ``clamp`` keep their values throughout (known nodes, as in label propagation).
     ``dtype=np.float32`` is about 3x faster for many columns, within 1e-5 of float64.
+
+    Solved by Chebyshev semi-iteration (Golub and Varga): the graph is symmetric, so ``P``'s
+    eigenvalues are real and within [-1, 1], and the recurrence weighs the last two steps
+    to cancel the error's components on all of them at once: ``chebyshev_steps`` (24 at
+    alpha 0.8) where the plain iteration ``F <- alpha P F + (1 - alpha) V`` took 50 to come
+    as close. Each step is one product with the graph.
     """
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
@@ -120,12 +135,64 @@ def spread(
         return values.astype(np.float32)
     degree = np.asarray(graph.sum(axis=1)).ravel()
     transition = (sparse.diags(1.0 / degree) @ graph).astype(dtype).tocsr()
-    out = values.copy()
-    for _ in range(n_iter):  # converges like alpha ** n_iter: 0.8 ** 50 ~ 1e-5
-        out = alpha * (transition @ out) + (1.0 - alpha) * values
+    start = (1.0 - alpha) * values
+    product = parallel_product(transition)
+
+    def step(f: np.ndarray) -> np.ndarray:  # alpha P f + (1 - alpha) V
+        out = product(f)
+        out *= alpha
+        out += start
+        return out
+
+    before, now = values, step(values)
+    if clamp is not None:
+        now[clamp] = values[clamp]
+    weight = 1.0
+    for k in range(1, chebyshev_steps(alpha, tolerance)):
+        weight = 2.0 / (2.0 - alpha**2) if k == 1 else 1.0 / (1.0 - alpha**2 * weight / 4.0)
+        after = step(now)
+        after -= before
+        after *= weight
+        after += before  # weight * (alpha P now + (1 - alpha) V - before) + before
         if clamp is not None:
-            out[clamp] = values[clamp]
-    return out.astype(np.float32)
+            after[clamp] = values[clamp]
+        before, now = now, after
+    return now.astype(np.float32)
+
+
+# Rows of a sparse product worth a thread of their own (scipy's sparse products release
+# Python's lock, so a block of rows per core runs in parallel)
+PARALLEL_ROWS = 50_000
+
+
+def parallel_product(matrix: sparse.csr_matrix) -> Callable[[np.ndarray], np.ndarray]:
+    """``f -> matrix @ f`` for (n, k) arrays ``f``, a block of rows per core when large."""
+    blocks = min(os.cpu_count() or 1, len(matrix.indptr) // PARALLEL_ROWS)
+    if blocks < 2:
+        return lambda f: matrix @ f
+    cuts = np.linspace(0, matrix.shape[0], blocks + 1).astype(int)
+    parts = [matrix[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+    def product(f: np.ndarray) -> np.ndarray:
+        out = np.empty((matrix.shape[0], *f.shape[1:]), np.result_type(matrix.dtype, f.dtype))
+
+        def rows(i: int) -> None:
+            out[cuts[i] : cuts[i + 1]] = parts[i] @ f
+
+        with ThreadPoolExecutor(blocks) as pool:
+            list(pool.map(rows, range(blocks)))
+        return out
+
+    return product
+
+
+def chebyshev_steps(alpha: float, tolerance: float = SPREAD_TOLERANCE) -> int:
+    """Steps of Chebyshev semi-iteration that shrink the error of spreading with ``alpha``
+    below ``tolerance`` times where it started: the error falls like ``1 / T_k(1 / alpha)``,
+    ``T_k`` the Chebyshev polynomial, about ``2 * (alpha / (1 + sqrt(1 - alpha**2))) ** k``."""
+    if alpha == 0.0:
+        return 0
+    return max(1, int(np.ceil(np.arccosh(1.0 / tolerance) / np.arccosh(1.0 / alpha))))
 
 
 def poisson(

@@ -205,6 +205,7 @@ class ReviewBar:
         before = explorer.labels
         explorer.labels = before.with_known(Known.of([image], [class_index], "reviewed"))
         self.history.append((review, before))
+        self.session.score_ahead([image])  # its SSIM column, while the person goes on
 
     def _after_reviews(self, n: int, what: str) -> None:
         self.status.value = (

@@ -1,7 +1,8 @@
 """Labelling a pile and reviewing it: reviews read from ``reviews.csv`` join the examples.
 
 A reviewed image is one more example of its class (a new column of the similarity matrix,
-the only SSIM computed on a relabel) and a node of the pile's neighbour graph whose class
+the only SSIM a relabel needs, scored while the person reviews: ``helpers.run.review_scores``)
+and a node of the pile's neighbour graph whose class
 is known, so its label also reaches its neighbours when losses spread, and is one more
 source of its class for Poisson learning. The threshold is recalibrated on the examples
 (held out one at a time) and on the *audit* reviews, the random picks the review queue mixes
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from helpers.core.run_dir import REVIEW_SCORES, REVIEWS, RunDir, fingerprint
+from helpers.core.run_dir import REVIEWS, RunDir, fingerprint
 from helpers.labelling.calibration import AUDITS_FOR_A_PROMISE, Calibration, calibrate_threshold
 from helpers.labelling.held_out import PileScores
 from helpers.labelling.labels import Known, Labels, label_images, uses_poisson
@@ -23,6 +24,7 @@ from helpers.labelling.poisson import poisson_walk_steps
 from helpers.labelling.precision import HeldOut
 from helpers.labelling.scoring import Reconstructions
 from helpers.labelling.settings import LabelSettings
+from helpers.run.review_scores import ReviewScores
 from helpers.run.reviews import ReviewLog
 
 
@@ -36,7 +38,7 @@ class LabelSession:
     codes: np.ndarray  # (n, d) the pile's points in the neighbour graph (settings.graph)
     reconstructions: Reconstructions  # of the pile, held or decoded on demand
     clusters: np.ndarray  # (n,)
-    similarity: np.ndarray  # (n, n_examples) against the examples
+    similarity: np.ndarray | None  # (n, n_examples) against the examples: ``scores`` holds it
     example_labels: np.ndarray
     example_codes: np.ndarray  # the examples' points in the same graph
     example_reconstructions: np.ndarray
@@ -46,7 +48,7 @@ class LabelSession:
     ignored: list[tuple[int, str]] = field(default_factory=list)  # unusable review rows
     audit: set[int] = field(default_factory=set)  # reviewed images that were audit picks
     _steps: int | None = field(default=None, repr=False)
-    _columns: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    scores: ReviewScores = field(init=False, repr=False)  # and against the reviewed images
     _examples_among: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -61,21 +63,17 @@ class LabelSession:
         classes = np.asarray([read.classes[i] for i in index], np.int64)
         return Known.of(index, classes, "reviewed")
 
-    def review_columns(self, index: np.ndarray) -> np.ndarray:
-        """(n, len(index)) SSIM of every image against the reviewed images: columns already
-        computed (in this session or saved in the run directory) are reused."""
-        self._load_saved_columns()
-        missing = [int(i) for i in index if int(i) not in self._columns]
-        if missing:
-            new = self.reconstructions.similarity(
-                self.reconstructions[missing], max_val=self.settings.max_val
-            )
-            for j, i in enumerate(missing):
-                self._columns[i] = np.asarray(new[:, j], np.float32)
-            self._save_columns()
-        if len(index) == 0:
-            return np.zeros((len(self.reconstructions), 0), np.float32)
-        return np.stack([self._columns[int(i)] for i in index], axis=1)
+    def __post_init__(self):
+        made_from = fingerprint(self.made_from, self.settings.max_val)
+        self.scores = ReviewScores(
+            self.similarity, self.reconstructions, self.settings.max_val, self.run, made_from
+        )
+        self.similarity = None  # one copy in memory: the table's, which grows with reviews
+
+    def score_ahead(self, images) -> None:
+        """Score the pile against images just reviewed, in the background, so that the next
+        relabel finds their columns ready (the review bar calls this on every review)."""
+        self.scores.score_ahead(images)
 
     def poisson_steps(self) -> int | None:
         """How long Poisson learning walks: what the examples alone need, so reviews never
@@ -116,10 +114,11 @@ class LabelSession:
 
     def _sources(self, reviewed: Known):
         """Similarity, classes, codes and reconstructions of the examples and ``reviewed``."""
-        sim = np.concatenate([self.similarity, self.review_columns(reviewed.index)], axis=1)
-        labels_all = np.concatenate([self.example_labels, reviewed.classes])
-        example_codes = np.concatenate([self.example_codes, self.codes[reviewed.index]])
-        recon = np.concatenate([self.example_reconstructions, self.reconstructions[reviewed.index]])
+        sim, order = self.scores.against(reviewed.index)
+        index = reviewed.index[order]
+        labels_all = np.concatenate([self.example_labels, reviewed.classes[order]])
+        example_codes = np.concatenate([self.example_codes, self.codes[index]])
+        recon = np.concatenate([self.example_reconstructions, self.reconstructions[index]])
         return sim, labels_all, example_codes, recon
 
     def _label(self, reviewed: Known) -> Labels:
@@ -136,23 +135,6 @@ class LabelSession:
             self.poisson_steps(),
             person_examples=len(self.example_labels),
         )
-
-    def _load_saved_columns(self) -> None:
-        if self._columns or not self.run.has(REVIEW_SCORES):
-            return
-        saved = self.run.load_fresh_arrays(REVIEW_SCORES, self._made_from())
-        if saved is not None:
-            self._columns = {int(i): saved["columns"][:, j] for j, i in enumerate(saved["index"])}
-
-    def _save_columns(self) -> None:
-        index = np.asarray(sorted(self._columns), np.int64)
-        columns = np.stack([self._columns[int(i)] for i in index], axis=1)
-        self.run.save_arrays(
-            REVIEW_SCORES, index=index, columns=columns, made_from=np.asarray(self._made_from())
-        )
-
-    def _made_from(self) -> str:
-        return fingerprint(self.made_from, self.settings.max_val)
 
 
 REVIEW_ORDERS = ("least certain", "least certain, class by class", "random")
