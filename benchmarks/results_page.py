@@ -365,6 +365,20 @@ def speed(name: str, r: dict) -> list[str]:
     return lines
 
 
+def describing(name: str, r: dict) -> list[str]:
+    from benchmarks.describing import format_table
+
+    lines = [f"## The description at speed: `{name}`", *made_by(name, r)]
+    lines += [
+        "",
+        "Images per second of the scattering transform the workbook uses against the plain "
+        "one (kymatio's algorithm step by step), on one thread, alternately; then the whole "
+        "description (transform, square root, projection), a batch per core. Medians "
+        "(lowest-highest) over the rounds.",
+    ]
+    return lines + format_table(r)
+
+
 def decode(name: str, r: dict) -> list[str]:
     lines = [f"## The folded decoder: `{name}`", *made_by(name, r)]
     ips, ratio = r["images_per_s"], r["ratio"]
@@ -513,6 +527,7 @@ SECTIONS = {
     "codes": codes,
     "recipes": recipes,
     "speed": speed,
+    "describing": describing,
     "decode": decode,
     "explorer": explorer,
     "pile": pile,
