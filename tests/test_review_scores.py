@@ -47,3 +47,18 @@ def test_a_new_session_finds_the_saved_columns(tmp_path, real_images):
     sim, order = again.against(np.array([3, 12]))
     assert sorted(again.columns) == [3, 12]
     np.testing.assert_allclose(sim[:, 3:], pairwise_ssim(x, x[np.array([3, 12])[order]]), atol=1e-6)
+
+
+def test_a_failed_background_score_is_scored_again_when_needed(tmp_path, real_images):
+    x = real_images[0][:30]
+    scores, _ = _table(tmp_path, x)
+    real = scores._score
+
+    def fails_once(images):
+        scores._score = real
+        raise OSError("disk full")
+
+    scores._score = fails_once
+    scores.score_ahead([4])
+    sim, _ = scores.against(np.array([4]))
+    np.testing.assert_allclose(sim[:, 3], pairwise_ssim(x, x[[4]])[:, 0], atol=1e-6)

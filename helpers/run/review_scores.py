@@ -9,6 +9,7 @@ and saved in the run directory (``review_scores.npz``), where the next session f
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -61,8 +62,9 @@ class ReviewScores:
         when it can be: columns in the order they were scored)."""
         images = np.asarray(images, np.int64)
         worker = self._worker
-        if worker is not None:
-            worker.result()  # what the background thread is scoring, it finishes
+        if worker is not None:  # what the background thread is scoring, it finishes
+            with contextlib.suppress(Exception):  # if it failed, scored again below
+                worker.result()
         with self._lock:
             self._load_saved()
             missing = [int(i) for i in images if int(i) not in self.columns]
