@@ -38,11 +38,12 @@ def knn_graph(codes: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBOURS) -> spars
     sample's (calibration) again, and at a million codes the pile's takes seconds to build.
     Do not modify the matrix returned.
     """
-    codes = _as_codes(codes, n_neighbors)
-    exact = len(codes) <= EXACT_UP_TO
-    digest = hashlib.blake2b(codes.tobytes(), digest_size=16).hexdigest()
-    key = (digest, codes.shape, n_neighbors, exact)
+    given = np.ascontiguousarray(codes)  # known by its bytes as given: no copy to hash
+    exact = len(given) <= EXACT_UP_TO
+    digest = hashlib.blake2b(memoryview(given).cast("B"), digest_size=16).hexdigest()
+    key = (digest, given.dtype.str, given.shape, n_neighbors, exact)
     if key not in _LAST_GRAPHS:
+        codes = _as_codes(given, n_neighbors)
         if exact:
             connectivity = kneighbors_graph(codes, n_neighbors, include_self=True)
         else:
