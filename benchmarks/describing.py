@@ -21,14 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import command, commit, markdown_table, save_report
+from benchmarks.reports import command, commit, markdown_table, save_report, summary
 
 HERE = Path(__file__).resolve().parent
 SHAPES = ((28, 28, 1), (64, 64, 1), (64, 64, 3))
-
-
-def _stats(values: list[float]) -> dict:
-    return {"median": float(np.median(values)), "low": min(values), "high": max(values)}
 
 
 def one_shape(shape: tuple[int, int, int], images: int, rounds: int) -> dict:
@@ -61,10 +57,10 @@ def one_shape(shape: tuple[int, int, int], images: int, rounds: int) -> dict:
     return {
         "shape": list(shape),
         "images": n,
-        "plain_images_per_s": _stats(plain),
-        "fast_images_per_s": _stats(fast),
-        "ratio": _stats(ratios),
-        "description_images_per_s": _stats(described),
+        "plain_images_per_s": summary(plain),
+        "fast_images_per_s": summary(fast),
+        "ratio": summary(ratios),
+        "description_images_per_s": summary(described),
         "max_abs_difference": largest,
     }
 

@@ -16,6 +16,18 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def summary(values: list[float]) -> dict:
+    """Median, lowest and highest of a benchmark's rounds, and the rounds themselves."""
+    import numpy as np
+
+    return {
+        "median": float(np.median(values)),
+        "low": float(np.min(values)),
+        "high": float(np.max(values)),
+        "rounds": [round(v, 1) for v in values],
+    }
+
+
 def save_report(out: str | Path, name: str, report: dict) -> Path:
     """``report`` as indented JSON in ``out/name`` (the folder made if needed)."""
     path = Path(out) / name

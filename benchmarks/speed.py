@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reports import command, markdown_table, save_report
+from benchmarks.reports import command, markdown_table, save_report, summary
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,15 +70,6 @@ print(json.dumps({"side": side, "images_per_s": n / dt,
 """
 
 
-def _spread(values: list[float]) -> dict:
-    return {
-        "median": float(np.median(values)),
-        "low": float(np.min(values)),
-        "high": float(np.max(values)),
-        "rounds": [round(v, 1) for v in values],
-    }
-
-
 def training(images: int, rounds: int) -> dict:
     seen = {"tutorial": [], "ours": []}
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
@@ -97,9 +88,9 @@ def training(images: int, rounds: int) -> dict:
             seen[side].append(result["images_per_s"])
     ratios = [o / t for o, t in zip(seen["ours"], seen["tutorial"], strict=True)]
     return {
-        "tutorial": _spread(seen["tutorial"]),
-        "ours": _spread(seen["ours"]),
-        "ratio": _spread(ratios),
+        "tutorial": summary(seen["tutorial"]),
+        "ours": summary(seen["ours"]),
+        "ratio": summary(ratios),
     }
 
 
@@ -127,9 +118,9 @@ def pairwise(rounds: int, loop_pairs: int = 2000) -> dict:
     diff = float(np.abs(matrix[rows] - ref.numpy().reshape(len(rows), 100)).max())
     ratios = [o / t for o, t in zip(seen["ours"], seen["tutorial_loop"], strict=True)]
     return {
-        "tutorial_loop": _spread(seen["tutorial_loop"]),
-        "ours": _spread(seen["ours"]),
-        "ratio": _spread(ratios),
+        "tutorial_loop": summary(seen["tutorial_loop"]),
+        "ours": summary(seen["ours"]),
+        "ratio": summary(ratios),
         "max_abs_difference_from_tf_image_ssim": diff,
     }
 
